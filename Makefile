@@ -1,0 +1,72 @@
+# TinyLink: `make run` to try it, `make test` to test it. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432
+PYTEST_ARGS ?=
+
+.PHONY: help run serve test lint test-sqlite test-postgres migrate static clean
+
+help:
+	@echo "make run    - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
+	@echo "make serve  - the production entry point: gunicorn -c deploy/gunicorn.conf.py"
+	@echo "make test   - ruff, then the whole suite on SQLite and on PostgreSQL"
+
+# Stamps make the second run fast: pip runs again only when a requirements
+# file changed.
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# A random SECRET_KEY on first run; never overwritten, never committed.
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@chmod 600 $@
+	@echo "Wrote a new SECRET_KEY to .env"
+
+migrate: $(VENV)/.runtime .env
+	$(PY) manage.py migrate --noinput
+
+static: $(VENV)/.runtime .env
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: migrate static
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+serve: migrate static
+	$(VENV)/bin/gunicorn config.wsgi -c deploy/gunicorn.conf.py
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: $(VENV)/.dev .env static
+	@echo "=== test suite on SQLite ==="
+	DATABASE_URL=sqlite:///data/ci.db $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# A throwaway database of our own, dropped on the way out whatever happens;
+# pytest-django creates and drops its own test_ database beside it.
+test-postgres: $(VENV)/.dev .env static
+	@if ! $(PY) -c "import psycopg; psycopg.connect('$(PG_URL)/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "!!! PostgreSQL at $(PG_URL) is not reachable: PostgreSQL tests SKIPPED !!!"; \
+	  if [ "$${CI:-}" = "true" ]; then echo "CI=true: skipping PostgreSQL is a failure"; exit 1; fi; \
+	  exit 0; \
+	fi; \
+	db="tinylink_make_$$$$"; \
+	$(PY) -c "import psycopg; c=psycopg.connect('$(PG_URL)/postgres', autocommit=True); c.execute('CREATE DATABASE $$db')"; \
+	trap "$(PY) -c \"import psycopg; c=psycopg.connect('$(PG_URL)/postgres', autocommit=True); c.execute('DROP DATABASE IF EXISTS $$db WITH (FORCE)')\"" EXIT; \
+	echo "=== test suite on PostgreSQL ($$db) ==="; \
+	DATABASE_URL=$(PG_URL)/$$db $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf staticfiles .pytest_cache .ruff_cache

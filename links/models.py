@@ -1,0 +1,230 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from links.codes import MAX_LENGTH, generate_code, validate_short_code
+from links.targets import MAX_TARGET_LENGTH, validate_target_url
+
+# Attempts at a fresh random code before giving up. With 62**7 codes a second
+# attempt is already rare; eight failures in a row mean something else is wrong.
+GENERATE_ATTEMPTS = 8
+
+
+# Written only by links.clicks.record_click (and restores), never by save().
+COUNTER_FIELDS = frozenset({"click_count", "last_access_at"})
+
+
+class ShortCodeTaken(Exception):
+    """The requested custom short code belongs to another link."""
+
+    def __init__(self, short_code):
+        super().__init__(f"The short code '{short_code}' is already taken.")
+        self.short_code = short_code
+
+
+class LinkState(models.TextChoices):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    EXHAUSTED = "exhausted"
+    INACTIVE = "inactive"
+
+
+def _not_expired(now):
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def _not_exhausted():
+    return Q(max_clicks__isnull=True) | Q(click_count__lt=F("max_clicks"))
+
+
+class LinkQuerySet(models.QuerySet):
+    # The states partition the links: each link is in exactly one of them,
+    # with inactive before expired before exhausted (as Link.state_at orders).
+    def active(self, now=None):
+        now = now or timezone.now()
+        return self.filter(Q(is_active=True), _not_expired(now), _not_exhausted())
+
+    def expired(self, now=None):
+        now = now or timezone.now()
+        return self.filter(is_active=True, expires_at__lte=now)
+
+    def exhausted(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            Q(is_active=True),
+            _not_expired(now),
+            max_clicks__isnull=False,
+            click_count__gte=F("max_clicks"),
+        )
+
+    def inactive(self):
+        return self.filter(is_active=False)
+
+    def in_state(self, state, now=None):
+        if state == LinkState.INACTIVE:
+            return self.inactive()
+        return getattr(self, LinkState(state).value)(now)
+
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def create_link(self, *, target_url, short_code=None, **fields):
+        """Validate and insert one link; a generated code when none is given.
+
+        The unique constraint decides races: a taken custom code raises
+        ShortCodeTaken, a colliding generated code is replaced and retried.
+        """
+        if isinstance(target_url, str):
+            target_url = target_url.strip()
+        link = self.model(target_url=target_url, short_code=short_code or "", **fields)
+        # Uniqueness is left to the insert below: a check here would race.
+        link.full_clean(
+            exclude=None if short_code else ["short_code"], validate_unique=False
+        )
+        if short_code:
+            link.save_new_code_or_raise()
+            return link
+        for _ in range(GENERATE_ATTEMPTS):
+            link.short_code = generate_code()
+            try:
+                link.save_new_code_or_raise()
+            except ShortCodeTaken:
+                continue
+            return link
+        raise RuntimeError(
+            f"No free short code after {GENERATE_ATTEMPTS} attempts; "
+            "the code space may be nearly full."
+        )
+
+
+class Link(models.Model):
+    short_code = models.CharField(
+        max_length=MAX_LENGTH,
+        unique=True,
+        validators=[validate_short_code],
+        help_text="Case-sensitive: 'abc' and 'ABC' are different links.",
+    )
+    target_url = models.CharField(
+        max_length=MAX_TARGET_LENGTH, validators=[validate_target_url]
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    max_clicks = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1, "A click limit is at least 1.")],
+        help_text="Stop redirecting after this many clicks.",
+    )
+    click_count = models.BigIntegerField(default=0, editable=False)
+    last_access_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="links",
+    )
+
+    objects = LinkQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(short_code=""), name="link_short_code_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=Q(click_count__gte=0), name="link_click_count_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_clicks__isnull=True) | Q(max_clicks__gte=1),
+                name="link_max_clicks_positive",
+            ),
+        ]
+        indexes = [
+            # "My links", newest first: the web UI's and the API's default list.
+            models.Index(fields=["owner", "-created_at"], name="link_owner_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.short_code} → {self.target_url}"
+
+    def save(self, *args, **kwargs):
+        # The counters belong to the redirect, which increments them in the
+        # database. A full save of an instance read earlier would write its
+        # stale counts back and lose every click since; so updates leave the
+        # counters out unless a caller names them in update_fields.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in COUNTER_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("links:redirect", kwargs={"code": self.short_code})
+
+    def state_at(self, now):
+        if not self.is_active:
+            return LinkState.INACTIVE
+        if self.expires_at is not None and self.expires_at <= now:
+            return LinkState.EXPIRED
+        if self.max_clicks is not None and self.click_count >= self.max_clicks:
+            return LinkState.EXHAUSTED
+        return LinkState.ACTIVE
+
+    @property
+    def state(self):
+        return self.state_at(timezone.now())
+
+    def is_expired(self, now=None):
+        return self.state_at(now or timezone.now()) == LinkState.EXPIRED
+
+    def short_url(self, request=None):
+        """Absolute short URL: PUBLIC_BASE_URL, else the requesting host."""
+        path = self.get_absolute_url()
+        if settings.PUBLIC_BASE_URL:
+            return settings.PUBLIC_BASE_URL + path
+        if request is not None:
+            return request.build_absolute_uri(path)
+        return path
+
+    def save_new_code_or_raise(self):
+        """Insert this link; ShortCodeTaken if its code exists already."""
+        try:
+            # A savepoint, so a collision does not poison an outer transaction.
+            with transaction.atomic():
+                self.save(force_insert=True)
+        except IntegrityError:
+            if type(self).objects.filter(short_code=self.short_code).exists():
+                raise ShortCodeTaken(self.short_code) from None
+            raise
+
+
+class LinkDailyClicks(models.Model):
+    """Clicks of one link on one UTC day: a time series without a row per click."""
+
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="daily_clicks"
+    )
+    day = models.DateField()
+    clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "link daily clicks"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "day"], name="daily_clicks_link_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(clicks__gte=0), name="daily_clicks_non_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.link_id} {self.day}: {self.clicks}"

@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.http import HttpResponseRedirect
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from links.clicks import record_click
+from links.errors import error_response
+from links.models import Link, LinkState
+
+_GONE_MESSAGES = {
+    LinkState.EXPIRED: "This short link has expired.",
+    LinkState.EXHAUSTED: "This short link has reached its click limit.",
+    LinkState.INACTIVE: "This short link has been deactivated by its owner.",
+}
+
+
+class _Redirect(HttpResponseRedirect):
+    allowed_schemes = ["http", "https"]
+
+    def __init__(self, url, status):
+        super().__init__(url)
+        self.status_code = status
+
+
+def _not_found(request, code):
+    return error_response(
+        request,
+        404,
+        "not_found",
+        "There is no short link with this code.",
+        details={"short_code": code},
+        template="links/not_found.html",
+        context={"short_code": code},
+    )
+
+
+def _gone(request, link, state):
+    details = {"short_code": link.short_code, "state": state.value}
+    if state == LinkState.EXPIRED:
+        details["expired_at"] = link.expires_at.isoformat()
+    return error_response(
+        request,
+        410,
+        "gone",
+        _GONE_MESSAGES[state],
+        details=details,
+        template="links/gone.html",
+        context={"link": link, "state": state.value},
+    )
+
+
+@require_safe
+def follow(request, code):
+    """GET /<code>: the hot path. One indexed read, then (GET only) one
+    conditional UPDATE and one upsert in a single short transaction."""
+    now = timezone.now()
+    link = (
+        Link.objects.filter(short_code=code)
+        .only(
+            "id",
+            "short_code",
+            "target_url",
+            "is_active",
+            "expires_at",
+            "max_clicks",
+            "click_count",
+        )
+        .first()
+    )
+    if link is None:
+        return _not_found(request, code)
+    state = link.state_at(now)
+    if state != LinkState.ACTIVE:
+        return _gone(request, link, state)
+    # HEAD answers like GET but counts nothing: link checkers and previews
+    # must not inflate click counts.
+    if request.method == "GET" and not record_click(link.pk, now=now):
+        link.refresh_from_db()
+        return _gone(request, link, link.state_at(now))
+    response = _Redirect(link.target_url, settings.LINKS_REDIRECT_STATUS)
+    # Counts must be exact, so no shared cache may answer for us.
+    response["Cache-Control"] = "private, no-store"
+    return response

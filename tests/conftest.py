@@ -1,0 +1,37 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.servers import GunicornServer
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # The manifest storage needs `collectstatic`; in-process tests render
+    # templates without it. Servers started by tests use the real setting.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password="correct horse 1")
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", password="correct horse 2")
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, tmp_path):
+    """The `make serve` entry point, on a free port, against the test database."""
+    server = GunicornServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,41 @@
+"""Exact click counts under real concurrency: gunicorn with 3 worker processes
+x 4 threads, hammered from 32 client threads, on the database under test."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db.models import Sum
+
+from links.models import Link, LinkDailyClicks
+from tests.servers import http_request
+
+pytestmark = pytest.mark.slow
+
+REQUESTS = 400
+
+
+def _fire(url, count, threads=32):
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda _: http_request(url)[0], range(count)))
+
+
+def test_no_click_is_lost_under_concurrent_redirects(gunicorn_server):
+    link = Link.objects.create(short_code="hot", target_url="https://example.com/")
+    statuses = _fire(f"{gunicorn_server.url}/hot", REQUESTS)
+    assert statuses == [302] * REQUESTS, gunicorn_server.log()[-3000:]
+    link.refresh_from_db()
+    assert link.click_count == REQUESTS
+    daily = LinkDailyClicks.objects.filter(link=link).aggregate(total=Sum("clicks"))
+    assert daily["total"] == REQUESTS
+
+
+def test_max_clicks_is_never_overshot_under_concurrency(gunicorn_server):
+    link = Link.objects.create(
+        short_code="limited", target_url="https://example.com/", max_clicks=50
+    )
+    statuses = _fire(f"{gunicorn_server.url}/limited", 200)
+    assert statuses.count(302) == 50
+    assert statuses.count(410) == 150
+    link.refresh_from_db()
+    assert link.click_count == 50
+    assert LinkDailyClicks.objects.get(link=link).clicks == 50

@@ -1,0 +1,146 @@
+"""The settings file: environment handling, database tuning, deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "false",
+    "SECRET_KEY": "k" * 10 + "Zq8#vT2!pL9@xR4$mN7%bW1^cY6&dF3*" + "s" * 20,
+    "ALLOWED_HOSTS": "sho.rt",
+    "PUBLIC_BASE_URL": "https://sho.rt",
+    "SECURE_SSL_REDIRECT": "true",
+    "SESSION_COOKIE_SECURE": "true",
+    "CSRF_COOKIE_SECURE": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def manage(*args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_with_production_settings_is_clean(tmp_path):
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/prod.db"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_flags_development_defaults(tmp_path):
+    env = {
+        "SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
+        "DATABASE_URL": f"sqlite:///{tmp_path}/dev.db",
+    }
+    result = manage("check", "--deploy", env=env)
+    assert "security.W004" in result.stderr + result.stdout  # no HSTS
+
+
+def test_missing_secret_key_stops_start_up_with_a_clear_message(tmp_path):
+    result = manage(
+        "check",
+        env={
+            "SECRET_KEY": "",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("status", ["200", "303", "abc"])
+def test_invalid_redirect_status_is_a_start_up_error(tmp_path, status):
+    result = manage(
+        "check",
+        env={
+            "LINKS_REDIRECT_STATUS": status,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.returncode != 0
+    assert "LINKS_REDIRECT_STATUS" in result.stderr
+
+
+def test_unsupported_database_url_is_refused(tmp_path):
+    result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/x"})
+    assert result.returncode != 0
+    assert "DATABASE_URL must be" in result.stderr
+
+
+def test_tests_never_run_on_in_memory_sqlite(db):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    name = connection.settings_dict["NAME"]
+    assert name not in ("", ":memory:")
+    assert "mode=memory" not in str(name)
+    assert Path(name).is_file()
+
+
+def test_sqlite_is_tuned_for_a_web_server(db):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        pragmas = {
+            name: cursor.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,  # NORMAL
+        "busy_timeout": 10_000,
+        "foreign_keys": 1,
+    }
+    assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_postgresql_uses_the_builtin_pool(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
+    assert connection.pool is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_redis_cache_url_uses_djangos_backend_and_works(tmp_path):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; from django.core.cache import cache; "
+        "cache.set('tinylink-test', 'pong', 30); "
+        "print(settings.CACHES['default']['BACKEND'], cache.get('tinylink-test'))",
+        env={
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "pong",
+    ], result.stderr
