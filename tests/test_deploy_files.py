@@ -1,0 +1,76 @@
+"""No Docker engine runs here, so the container files are checked statically;
+the entry point they name (gunicorn -c deploy/gunicorn.conf.py) is started for
+real by the server tests."""
+
+import json
+import re
+import runpy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dockerfile_instructions():
+    text = (ROOT / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)  # join continuation lines
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            yield keyword.upper(), rest.strip()
+
+
+def test_dockerfile_uses_python_311_and_runs_as_a_non_root_user():
+    instructions = list(dockerfile_instructions())
+    assert instructions[0][0] == "FROM"
+    assert instructions[0][1].startswith("python:3.11")
+    users = [rest for keyword, rest in instructions if keyword == "USER"]
+    assert users
+    assert users[-1] not in ("root", "0")
+
+
+def test_dockerfile_copies_only_paths_that_exist():
+    for keyword, rest in dockerfile_instructions():
+        if keyword == "COPY":
+            *sources, _dest = rest.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such path"
+
+
+def test_dockerfile_runs_the_same_entry_point_as_make_serve():
+    instructions = dict(dockerfile_instructions())
+    assert json.loads(instructions["CMD"]) == [
+        "gunicorn",
+        "config.wsgi",
+        "-c",
+        "deploy/gunicorn.conf.py",
+    ]
+    entrypoint = json.loads(instructions["ENTRYPOINT"])[0]
+    assert (ROOT / entrypoint).stat().st_mode & 0o111, "entrypoint not executable"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "gunicorn config.wsgi -c deploy/gunicorn.conf.py" in makefile
+
+
+def test_dockerfile_installs_the_pinned_requirements():
+    runs = [rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"]
+    assert any("pip install -r requirements.txt" in run for run in runs)
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert "==" in line, f"not pinned exactly: {line}"
+
+
+def test_gunicorn_config_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:9999")
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    monkeypatch.setenv("GUNICORN_THREADS", "1")
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert (config["bind"], config["workers"], config["threads"]) == (
+        "0.0.0.0:9999",
+        5,
+        1,
+    )
+    assert config["worker_class"] == "sync"
+    monkeypatch.setenv("GUNICORN_THREADS", "4")
+    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))[
+        "worker_class"
+    ] == ("gthread")
