@@ -5,6 +5,7 @@ cache, DEBUG off). Production sets ``SECRET_KEY``, ``ALLOWED_HOSTS``,
 ``DATABASE_URL`` and the security switches; README lists every variable.
 """
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "links",
     "opsconsole",
 ]
@@ -191,6 +195,55 @@ if LINKS_REDIRECT_STATUS not in ("301", "302", "307", "308"):
         f"got {LINKS_REDIRECT_STATUS!r}."
     )
 LINKS_REDIRECT_STATUS = int(LINKS_REDIRECT_STATUS)
+
+# Anonymous POST /api/links for public instances (rate-limited, no owner).
+LINKS_ANONYMOUS_CREATE = env.bool("LINKS_ANONYMOUS_CREATE", default=False)
+
+# Rate limits ("100/minute", "10/5s"; empty = off), counted in the cache: use
+# a redis:// CACHE_URL so that all gunicorn workers share the counters.
+RATE_LIMIT_WRITES = env.str("RATE_LIMIT_WRITES", default="60/minute")
+RATE_LIMIT_REDIRECTS = env.str("RATE_LIMIT_REDIRECTS", default="")
+# Which X-Forwarded-For hops to believe: a fixed number of proxies in front,
+# or the networks the proxies live in. Neither: REMOTE_ADDR alone.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+try:
+    TRUSTED_PROXY_NETWORKS = [
+        ipaddress.ip_network(net, strict=False)
+        for net in env.list("TRUSTED_PROXY_NETWORKS", default=[])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_NETWORKS: {exc}") from None
+
+# Bulk create takes up to 1,000 links of up to 2 KB each.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 2**20)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "links.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "links.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TinyLink API",
+    "DESCRIPTION": (
+        "Links API of TinyLink. Authenticate with `Authorization: Token <key>` "
+        "(`manage.py create_api_token USER`). Every error is "
+        '`{"error": {"code", "message", "details", "request_id"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

@@ -1,12 +1,37 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
 from config import handlers
+from links.api import LinkViewSet
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Every API path works with and without a trailing slash (TinyLink+
+    clients call /api/links; browsers and DRF habits add the slash)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+api_router = OptionalSlashRouter()
+api_router.register("links", LinkViewSet, basename="link")
+
+api_patterns = [
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(
+        r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"
+    ),
+    *api_router.urls,
+]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
     # The catch-all short-code route stays last so that no alias can shadow a
     # page; links.codes.RESERVED_CODES keeps aliases off these prefixes.
     path("", include("links.urls")),

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class LinksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "links"
     verbose_name = "Links"
+
+    def ready(self):
+        from links.ratelimit import parse_rate
+
+        # A typo in a rate must stop start-up, not surface on the first request.
+        parse_rate(settings.RATE_LIMIT_WRITES)
+        parse_rate(settings.RATE_LIMIT_REDIRECTS)

@@ -19,6 +19,8 @@ _CODE_RE = re.compile(rf"\A{CODE_PATTERN}\Z")
 RESERVED_CODES = frozenset(
     {
         "about",
+        "bulk",  # /api/links/bulk would shadow a link with this code
+        "export",
         "accounts",
         "admin",
         "api",

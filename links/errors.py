@@ -52,3 +52,83 @@ def error_response(
         response[name] = value
     add_never_cache_headers(response)
     return response
+
+
+_API_CODES = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+class Conflict(Exception):
+    """Raised by API views for 409: the resource exists already."""
+
+    def __init__(self, message, details=None):
+        super().__init__(message)
+        self.details = details or {}
+
+
+def _message_and_details(exc, status):
+    from rest_framework import exceptions
+
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            return "The request has invalid fields.", detail
+        return "The request is invalid.", {"non_field_errors": detail}
+    if isinstance(exc, exceptions.ParseError):
+        return f"The request body could not be parsed: {exc.detail}", {}
+    if isinstance(exc, exceptions.Throttled):
+        return "Too many requests; slow down.", {"retry_after": exc.wait}
+    if isinstance(exc, exceptions.APIException):
+        return str(exc.detail), {}
+    return "", {}
+
+
+def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every API error in the one envelope."""
+    import logging
+
+    from django.core.exceptions import PermissionDenied, RequestDataTooBig
+    from django.http import Http404
+    from rest_framework import exceptions
+
+    request = context.get("request")
+    headers = {}
+    if isinstance(exc, Conflict):
+        return json_error(request, 409, "conflict", str(exc), exc.details)
+    if isinstance(exc, RequestDataTooBig):
+        return json_error(
+            request, 413, "payload_too_large", "The request body is too large."
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        logging.getLogger("links.api").error(
+            "Unhandled API error", exc_info=(type(exc), exc, exc.__traceback__)
+        )
+        return json_error(
+            request,
+            500,
+            "server_error",
+            "Something went wrong on our side; it has been logged.",
+        )
+    status = exc.status_code
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        exc.wait = int(exc.wait + 0.999)
+        headers["Retry-After"] = str(exc.wait)
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    message, details = _message_and_details(exc, status)
+    code = _API_CODES.get(status, "error")
+    return json_error(request, status, code, message, details, headers=headers)

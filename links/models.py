@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
@@ -194,6 +196,17 @@ class Link(models.Model):
             return request.build_absolute_uri(path)
         return path
 
+    def clicks_by_day(self, *, days, today):
+        """[(date, clicks)] for the `days` UTC days ending today, zero-filled."""
+        start = today - timedelta(days=days - 1)
+        counts = dict(
+            self.daily_clicks.filter(day__gte=start, day__lte=today).values_list(
+                "day", "clicks"
+            )
+        )
+        series = (start + timedelta(days=offset) for offset in range(days))
+        return [(day, counts.get(day, 0)) for day in series]
+
     def save_new_code_or_raise(self):
         """Insert this link; ShortCodeTaken if its code exists already."""
         try:
@@ -228,3 +241,44 @@ class LinkDailyClicks(models.Model):
 
     def __str__(self):
         return f"{self.link_id} {self.day}: {self.clicks}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            Q(revoked_at__isnull=True),
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        )
+
+
+class ApiToken(models.Model):
+    """An API key, stored only as its SHA-256: a leaked database or backup
+    grants no API access. Keys are 256 random bits, so an unsalted fast hash
+    is enough (there is nothing to brute-force), and it keeps lookups indexed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    key_prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.key_prefix}… ({self.user})"
+
+    @property
+    def is_usable(self):
+        now = timezone.now()
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > now
+        )

@@ -4,8 +4,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from links.clicks import record_click
+from links.clientip import client_ip
 from links.errors import error_response
 from links.models import Link, LinkState
+from links.ratelimit import hit, parse_rate
 
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",
@@ -49,10 +51,28 @@ def _gone(request, link, state):
     )
 
 
+def _rate_limited(request, wait):
+    return error_response(
+        request,
+        429,
+        "throttled",
+        "Too many requests from your address; wait a moment and try again.",
+        details={"retry_after": wait},
+        template="links/rate_limited.html",
+        context={"retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @require_safe
 def follow(request, code):
     """GET /<code>: the hot path. One indexed read, then (GET only) one
     conditional UPDATE and one upsert in a single short transaction."""
+    rate = parse_rate(settings.RATE_LIMIT_REDIRECTS)
+    if rate is not None:
+        wait = hit("redirect", client_ip(request), rate)
+        if wait:
+            return _rate_limited(request, wait)
     now = timezone.now()
     link = (
         Link.objects.filter(short_code=code)

@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,55 +18,142 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Link',
+            name="Link",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_code', models.CharField(help_text="Case-sensitive: 'abc' and 'ABC' are different links.", max_length=64, unique=True, validators=[links.codes.validate_short_code])),
-                ('target_url', models.CharField(max_length=2048, validators=[links.targets.validate_target_url])),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('max_clicks', models.PositiveIntegerField(blank=True, help_text='Stop redirecting after this many clicks.', null=True, validators=[django.core.validators.MinValueValidator(1, 'A click limit is at least 1.')])),
-                ('click_count', models.BigIntegerField(default=0, editable=False)),
-                ('last_access_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='links', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "short_code",
+                    models.CharField(
+                        help_text="Case-sensitive: 'abc' and 'ABC' are different links.",
+                        max_length=64,
+                        unique=True,
+                        validators=[links.codes.validate_short_code],
+                    ),
+                ),
+                (
+                    "target_url",
+                    models.CharField(
+                        max_length=2048, validators=[links.targets.validate_target_url]
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, db_index=True, null=True),
+                ),
+                (
+                    "max_clicks",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Stop redirecting after this many clicks.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(
+                                1, "A click limit is at least 1."
+                            )
+                        ],
+                    ),
+                ),
+                ("click_count", models.BigIntegerField(default=0, editable=False)),
+                (
+                    "last_access_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LinkDailyClicks',
+            name="LinkDailyClicks",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('clicks', models.BigIntegerField(default=0)),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='daily_clicks', to='links.link')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("clicks", models.BigIntegerField(default=0)),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="daily_clicks",
+                        to="links.link",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'link daily clicks',
+                "verbose_name_plural": "link daily clicks",
             },
         ),
         migrations.AddIndex(
-            model_name='link',
-            index=models.Index(fields=['owner', '-created_at'], name='link_owner_created'),
+            model_name="link",
+            index=models.Index(
+                fields=["owner", "-created_at"], name="link_owner_created"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='link',
-            constraint=models.CheckConstraint(condition=models.Q(('short_code', ''), _negated=True), name='link_short_code_not_empty'),
+            model_name="link",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("short_code", ""), _negated=True),
+                name="link_short_code_not_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='link',
-            constraint=models.CheckConstraint(condition=models.Q(('click_count__gte', 0)), name='link_click_count_non_negative'),
+            model_name="link",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("click_count__gte", 0)),
+                name="link_click_count_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='link',
-            constraint=models.CheckConstraint(condition=models.Q(('max_clicks__isnull', True), ('max_clicks__gte', 1), _connector='OR'), name='link_max_clicks_positive'),
+            model_name="link",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_clicks__isnull", True),
+                    ("max_clicks__gte", 1),
+                    _connector="OR",
+                ),
+                name="link_max_clicks_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='linkdailyclicks',
-            constraint=models.UniqueConstraint(fields=('link', 'day'), name='daily_clicks_link_day'),
+            model_name="linkdailyclicks",
+            constraint=models.UniqueConstraint(
+                fields=("link", "day"), name="daily_clicks_link_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='linkdailyclicks',
-            constraint=models.CheckConstraint(condition=models.Q(('clicks__gte', 0)), name='daily_clicks_non_negative'),
+            model_name="linkdailyclicks",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("clicks__gte", 0)), name="daily_clicks_non_negative"
+            ),
         ),
     ]
