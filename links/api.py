@@ -43,6 +43,15 @@ class LinkPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request):
+        # DRF silently ignores a malformed page_size; a client that sent one
+        # should hear about it. Sizes above the maximum are capped.
+        if request.query_params.get(self.page_size_query_param, "") == "":
+            return self.page_size
+        size = _positive_int(request, self.page_size_query_param, self.page_size,
+                             1, 2**31)
+        return min(size, self.max_page_size)
+
 
 class LinkAccess(permissions.BasePermission):
     """Signed in for everything; anonymous create only on public instances."""
