@@ -48,8 +48,9 @@ class LinkPagination(PageNumberPagination):
         # should hear about it. Sizes above the maximum are capped.
         if request.query_params.get(self.page_size_query_param, "") == "":
             return self.page_size
-        size = _positive_int(request, self.page_size_query_param, self.page_size,
-                             1, 2**31)
+        size = _positive_int(
+            request, self.page_size_query_param, self.page_size, 1, 2**31
+        )
         return min(size, self.max_page_size)
 
 

@@ -19,13 +19,17 @@ def hash_key(key):
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_key():
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
 def issue_token(user, *, name="", expires_in=None):
     """Create a token; returns (ApiToken, key). The key is never stored."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = new_key()
     token = ApiToken.objects.create(
         user=user,
         name=name,
-        key_prefix=key[:10],
+        key_prefix=key[: len(KEY_PREFIX) + 7],
         key_hash=hash_key(key),
         expires_at=timezone.now() + expires_in if expires_in else None,
     )
