@@ -31,17 +31,17 @@ def parse_rate(text):
     if not text or not text.strip():
         return None
     match = _RATE_RE.match(text)
-    if not match or int(match[1]) < 1:
+    multiplier = int(match[2]) if match and match[2] else 1
+    if not match or int(match[1]) < 1 or multiplier < 1:
         raise ImproperlyConfigured(
             f"A rate looks like '100/minute' or '10/5s', got {text!r}."
         )
-    multiplier = int(match[2]) if match[2] else 1
     return Rate(int(match[1]), multiplier * _UNITS[match[3][0]])
 
 
 def hit(scope, key, rate, now=None):
     """Count one request; returns seconds to wait when over the limit, else 0."""
-    now = now or time.time()
+    now = time.time() if now is None else now
     window = int(now // rate.period)
     cache_key = f"rl:{scope}:{key}:{window}"
     # The key outlives its window a little, so clock skew between workers
