@@ -151,7 +151,9 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/links/"
+LOGOUT_REDIRECT_URL = "/"
 
 # --- I18N / time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

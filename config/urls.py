@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from config import handlers
+from links import pages
 from links.api import LinkViewSet
 
 
@@ -29,11 +29,13 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", pages.home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
-    # The catch-all short-code route stays last so that no alias can shadow a
-    # page; links.codes.RESERVED_CODES keeps aliases off these prefixes.
+    # Web pages under links/, then the catch-all short-code route, last so
+    # that no alias can shadow a page; links.codes.RESERVED_CODES keeps
+    # aliases off every prefix above.
     path("", include("links.urls")),
 ]
 

@@ -1,0 +1,116 @@
+"""The web UI for link owners: list + create, detail with stats, edit, delete."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from links.charts import clicks_chart_svg
+from links.forms import LinkCreateForm, LinkEditForm
+from links.models import Link, ShortCodeTaken
+
+PAGE_SIZE = 25
+CHART_DAYS = (30, 90)
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("links:list")
+    first_run = not get_user_model().objects.exists()
+    return render(request, "home.html", {"first_run": first_run})
+
+
+def _visible_links(user):
+    links = Link.objects.all()
+    return links if user.is_staff else links.owned_by(user)
+
+
+def _owned_link(request, code):
+    return get_object_or_404(_visible_links(request.user), short_code=code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_list(request):
+    form = LinkCreateForm(request.POST or None, request_host=request.get_host())
+    if request.method == "POST" and form.is_valid():
+        try:
+            link = Link.objects.create_link(owner=request.user, **form.cleaned_data)
+        except ShortCodeTaken as exc:
+            form.add_error("short_code", str(exc))
+        else:
+            messages.success(request, f"Created {link.short_url(request)}")
+            return redirect("links:list")
+    query = request.GET.get("q", "").strip()
+    links = Link.objects.owned_by(request.user).order_by("-created_at", "-pk")
+    if query:
+        links = links.filter(
+            Q(short_code__icontains=query) | Q(target_url__icontains=query)
+        )
+    page = Paginator(links, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for link in page:
+        link.state_now = link.state_at(now).value
+        link.full_short_url = link.short_url(request)
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "links/list.html",
+        {"form": form, "page": page, "query": query},
+        status=status,
+    )
+
+
+@login_required
+def link_detail(request, code):
+    link = _owned_link(request, code)
+    days = request.GET.get("days", "30")
+    days = int(days) if days.isdigit() and int(days) in CHART_DAYS else 30
+    series = link.clicks_by_day(days=days, today=timezone.now().date())
+    context = {
+        "link": link,
+        "state": link.state.value,
+        "short_url": link.short_url(request),
+        "days": days,
+        "day_choices": CHART_DAYS,
+        "chart": clicks_chart_svg(series, title=f"Clicks per day, last {days} days"),
+        "period_clicks": sum(clicks for _, clicks in series),
+    }
+    return render(request, "links/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_edit(request, code):
+    link = _owned_link(request, code)
+    if request.method == "POST":
+        form = LinkEditForm(request.POST, request_host=request.get_host())
+        if form.is_valid():
+            for name, value in form.cleaned_data.items():
+                setattr(link, name, value)
+            link.save()
+            messages.success(request, f"Saved {link.short_code}.")
+            return redirect("links:detail", code=link.short_code)
+    else:
+        form = LinkEditForm.for_link(link, request_host=request.get_host())
+    return render(
+        request,
+        "links/edit.html",
+        {"form": form, "link": link},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_delete(request, code):
+    link = _owned_link(request, code)
+    if request.method == "POST":
+        link.delete()
+        messages.success(request, f"Deleted {code}.")
+        return redirect("links:list")
+    return render(request, "links/delete.html", {"link": link})
