@@ -1,0 +1,164 @@
+"""The owner's path through the web UI, in a real browser against gunicorn."""
+
+import re
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import global_settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from links.models import Link
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse 1"
+TARGET = "https://example.com/landing/page"
+
+
+@pytest.fixture
+def owner(transactional_db, settings):
+    # The server checks passwords with the real hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+class _Landing(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<!doctype html><title>Landed</title><h1>Landed</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def external_site():
+    """Stand-in for the outside world on loopback: tests never depend on a real
+    host. Another port than the shortener's, so it is not a redirect loop."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Landing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/landing/page"
+    server.shutdown()
+    server.server_close()
+
+
+def sign_in(page):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/links/$"))
+
+
+def create(page, target, code=""):
+    page.get_by_label("Long URL").fill(target)
+    page.get_by_label("Custom code").fill(code)
+    page.get_by_role("button", name="Create short link").click()
+
+
+def test_sign_in_create_copy_qr_and_follow(page, owner, external_site):
+    sign_in(page)
+    create(page, external_site, "promo")
+    page.wait_for_selector("text=Created")
+    row = page.locator("tr[data-code=promo]")
+    assert row.locator(".badge").inner_text() == "active"
+
+    row.get_by_role("button", name=re.compile("Copy")).click()
+    page.wait_for_function(
+        "document.querySelector('tr[data-code=promo] .copy').textContent === 'Copied'"
+    )
+    clipboard = page.evaluate("navigator.clipboard.readText()")
+    assert clipboard.endswith("/promo")
+
+    thumb = row.locator(".qr-thumb img")
+    thumb.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 64", arg=thumb.element_handle()
+    )
+    thumb.click()
+    dialog = page.locator("#qr-dialog")
+    assert dialog.is_visible()
+    page.wait_for_function(
+        "() => document.getElementById('qr-dialog-img').naturalWidth === 320"
+    )
+    assert (
+        dialog.get_by_role("link", name="Download SVG")
+        .get_attribute("href")
+        .endswith("?format=svg")
+    )
+    dialog.get_by_role("button", name="Close").click()
+
+    page.goto("/promo")
+    assert page.url == external_site
+    assert page.locator("h1").inner_text() == "Landed"
+    page.goto("/promo")
+    page.goto("/links/")
+    assert page.locator("tr[data-code=promo] .clicks").inner_text() == "2"
+    assert Link.objects.get(short_code="promo").click_count == 2
+
+
+def test_custom_code_conflict_shows_the_error_bar(page, owner):
+    Link.objects.create(short_code="taken", target_url="https://example.com/")
+    sign_in(page)
+    create(page, "https://example.com/mine", "taken")
+    bar = page.get_by_role("alert")
+    assert "already taken" in bar.inner_text()
+    # What the user typed is kept, and the field is marked.
+    assert page.get_by_label("Long URL").input_value() == "https://example.com/mine"
+    assert (
+        page.locator(".field.has-error .field-error")
+        .inner_text()
+        .endswith("already taken.")
+    )
+
+
+def test_edit_expiry_to_the_past_gives_the_410_page(page, owner):
+    Link.objects.create(short_code="soon", target_url=TARGET, owner=owner)
+    sign_in(page)
+    page.goto("/links/soon/edit/")
+    past = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label("Expires (UTC)").fill(past)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/links/soon/$"))
+    assert page.locator(".badge").first.inner_text() == "expired"
+    response = page.goto("/soon")
+    assert response.status == 410
+    assert "has expired" in page.locator("h1").inner_text()
+
+
+def test_delete_with_confirmation(page, owner):
+    Link.objects.create(short_code="bye", target_url=TARGET, owner=owner)
+    sign_in(page)
+    page.locator("tr[data-code=bye]").get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete permanently").click()
+    page.wait_for_selector("text=Deleted bye")
+    assert not Link.objects.filter(short_code="bye").exists()
+    assert page.goto("/bye").status == 404
+
+
+def test_list_is_readable_on_a_phone(browser, ui_server, owner):
+    Link.objects.create(
+        short_code="long",
+        owner=owner,
+        target_url="https://example.com/" + "segment/" * 60,
+    )
+    context = browser.new_context(
+        base_url=ui_server.url, viewport={"width": 375, "height": 740}
+    )
+    page = context.new_page()
+    try:
+        sign_in(page)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth"
+            " - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, "no horizontal scrolling on a phone"
+    finally:
+        context.close()
