@@ -48,10 +48,12 @@ class LinkPagination(PageNumberPagination):
         # should hear about it. Sizes above the maximum are capped.
         if request.query_params.get(self.page_size_query_param, "") == "":
             return self.page_size
-        size = _positive_int(
-            request, self.page_size_query_param, self.page_size, 1, 2**31
-        )
-        return min(size, self.max_page_size)
+        raw = request.query_params[self.page_size_query_param]
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError(
+                {self.page_size_query_param: ["Must be a whole number of 1 or more."]}
+            )
+        return min(int(raw), self.max_page_size)
 
 
 class LinkAccess(permissions.BasePermission):
@@ -107,6 +109,11 @@ class LinkViewSet(
     def filter_queryset(self, queryset):
         params = self.request.query_params
         q = params.get("q", "").strip()
+        if "\x00" in q:
+            # PostgreSQL refuses NUL in text; no link can contain one anyway.
+            raise ValidationError(
+                {"q": ["The search must not contain NUL characters."]}
+            )
         if q:
             queryset = queryset.filter(
                 Q(short_code__icontains=q) | Q(target_url__icontains=q)

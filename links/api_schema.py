@@ -161,7 +161,11 @@ link_viewset_schema = extend_schema_view(
                     for sign in ("", "-")
                 ],
             ),
-            OpenApiParameter("page_size", int, description="1 to 500."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1},
+                description="Links a page, default 50; values above 500 give 500.",
+            ),
         ],
         responses={200: LinkSerializer(many=True), 400: E400, 404: E404, **COMMON},
     ),
@@ -211,8 +215,16 @@ qr_schema = extend_schema(
     parameters=[
         CODE_PARAM,
         OpenApiParameter("format", str, enum=["png", "svg"]),
-        OpenApiParameter("size", int, description="Pixels, 64 to 2048 (default 256)."),
-        OpenApiParameter("border", int, description="Quiet zone in modules, 0 to 16."),
+        OpenApiParameter(
+            "size",
+            {"type": "integer", "minimum": 64, "maximum": 2048},
+            description="Pixels, 64 to 2048 (default 256).",
+        ),
+        OpenApiParameter(
+            "border",
+            {"type": "integer", "minimum": 0, "maximum": 16},
+            description="Quiet zone in modules, 0 to 16 (default 4).",
+        ),
     ],
     responses={
         (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG"),
@@ -231,7 +243,14 @@ qr_schema = extend_schema(
 
 stats_schema = extend_schema(
     summary="Clicks per UTC day",
-    parameters=[CODE_PARAM, OpenApiParameter("days", int, description="1 to 366.")],
+    parameters=[
+        CODE_PARAM,
+        OpenApiParameter(
+            "days",
+            {"type": "integer", "minimum": 1, "maximum": 366},
+            description="UTC days ending today, 1 to 366 (default 30).",
+        ),
+    ],
     responses={200: LinkStatsSerializer, 400: E400, 404: E404, **COMMON},
     examples=[
         OpenApiExample(

@@ -45,7 +45,8 @@ def link_list(request):
         else:
             messages.success(request, f"Created {link.short_url(request)}")
             return redirect("links:list")
-    query = request.GET.get("q", "").strip()
+    # NUL cannot occur in a link, and PostgreSQL refuses it in a query.
+    query = request.GET.get("q", "").replace("\x00", "").strip()
     links = Link.objects.owned_by(request.user).order_by("-created_at", "-pk")
     if query:
         links = links.filter(

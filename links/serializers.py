@@ -23,7 +23,7 @@ class LinkSerializer(serializers.Serializer):
         "Cannot be changed after creation.",
     )
     short_url = serializers.SerializerMethodField()
-    target_url = serializers.CharField(max_length=MAX_TARGET_LENGTH + 100)
+    target_url = serializers.CharField(max_length=MAX_TARGET_LENGTH)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -31,7 +31,7 @@ class LinkSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=2_147_483_647
     )
     click_count = serializers.IntegerField(read_only=True)
-    last_access_at = serializers.DateTimeField(read_only=True)
+    last_access_at = serializers.DateTimeField(read_only=True, allow_null=True)
     is_active = serializers.BooleanField(required=False)
     state = serializers.SerializerMethodField()
     qr_url = serializers.SerializerMethodField()
