@@ -33,6 +33,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
+    path("", include(("opsconsole.urls", "opsconsole"))),
     # Web pages under links/, then the catch-all short-code route, last so
     # that no alias can shadow a page; links.codes.RESERVED_CODES keeps
     # aliases off every prefix above.

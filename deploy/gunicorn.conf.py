@@ -5,6 +5,14 @@ gunicorn config.wsgi -c deploy/gunicorn.conf.py      (what `make serve` runs)
 
 import multiprocessing
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+# The project root on sys.path, so the JSON logger below imports when gunicorn
+# is started from another directory.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(
@@ -22,7 +30,36 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
 # Behind a proxy on the same host, trust its X-Forwarded-* headers only.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# The app already logs one JSON line per request (with request id and user);
+# gunicorn's access log, in the same JSON shape, is there for those who want
+# it too: GUNICORN_ACCESSLOG=- .
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logger_class = "opsconsole.logging.GunicornLogger"
 wsgi_app = "config.wsgi:application"
+
+# Prometheus multiprocess mode: every worker writes its counters to files in
+# this directory and /metrics sums them. It must be set before any worker
+# imports prometheus_client, and emptied at start so that counts of a previous
+# run are not added in.
+_default_metrics_dir = os.path.join(
+    tempfile.gettempdir(), f"tinylink-metrics-{os.getpid()}"
+)
+metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _default_metrics_dir)
+
+
+def on_starting(server):
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if metrics_dir == _default_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

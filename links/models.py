@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from links.codes import MAX_LENGTH, generate_code, validate_short_code
 from links.targets import MAX_TARGET_LENGTH, validate_target_url
+from opsconsole.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 
 # Attempts at a fresh random code before giving up. With 62**7 codes a second
 # attempt is already rare; eight failures in a row mean something else is wrong.
@@ -88,6 +89,7 @@ class LinkQuerySet(models.QuerySet):
         )
         if short_code:
             link.save_new_code_or_raise()
+            LINKS_CREATED.inc()
             return link
         for _ in range(GENERATE_ATTEMPTS):
             link.short_code = generate_code()
@@ -95,6 +97,7 @@ class LinkQuerySet(models.QuerySet):
                 link.save_new_code_or_raise()
             except ShortCodeTaken:
                 continue
+            LINKS_CREATED.inc()
             return link
         raise RuntimeError(
             f"No free short code after {GENERATE_ATTEMPTS} attempts; "
@@ -160,16 +163,24 @@ class Link(models.Model):
         # database. A full save of an instance read earlier would write its
         # stale counts back and lose every click since; so updates leave the
         # counters out unless a caller names them in update_fields.
-        if not self._state.adding and kwargs.get("update_fields") is None:
+        updating = not self._state.adding
+        if updating and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 f.name
                 for f in self._meta.concrete_fields
                 if not f.primary_key and f.name not in COUNTER_FIELDS
             ]
         super().save(*args, **kwargs)
+        if updating:
+            LINKS_UPDATED.inc()
 
     def get_absolute_url(self):
         return reverse("links:redirect", kwargs={"code": self.short_code})
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        LINKS_DELETED.inc()
+        return result
 
     def state_at(self, now):
         if not self.is_active:

@@ -8,6 +8,7 @@ from links.clientip import client_ip
 from links.errors import error_response
 from links.models import Link, LinkState
 from links.ratelimit import hit, parse_rate
+from opsconsole.metrics import REDIRECT_RESULTS
 
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",
@@ -25,6 +26,7 @@ class _Redirect(HttpResponseRedirect):
 
 
 def _not_found(request, code):
+    REDIRECT_RESULTS["not_found"].inc()
     return error_response(
         request,
         404,
@@ -37,6 +39,7 @@ def _not_found(request, code):
 
 
 def _gone(request, link, state):
+    REDIRECT_RESULTS["gone"].inc()
     details = {"short_code": link.short_code, "state": state.value}
     if state == LinkState.EXPIRED:
         details["expired_at"] = link.expires_at.isoformat()
@@ -52,6 +55,7 @@ def _gone(request, link, state):
 
 
 def _rate_limited(request, wait):
+    REDIRECT_RESULTS["rate_limited"].inc()
     return error_response(
         request,
         429,
@@ -97,6 +101,7 @@ def follow(request, code):
     if request.method == "GET" and not record_click(link.pk, now=now):
         link.refresh_from_db()
         return _gone(request, link, link.state_at(now))
+    REDIRECT_RESULTS["redirect"].inc()
     response = _Redirect(link.target_url, settings.LINKS_REDIRECT_STATUS)
     # Counts must be exact, so no shared cache may answer for us.
     response["Cache-Control"] = "private, no-store"

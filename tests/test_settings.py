@@ -44,7 +44,8 @@ def test_check_deploy_with_production_settings_is_clean(tmp_path):
         "--deploy",
         "--fail-level",
         "WARNING",
-        env={**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/prod.db"},
+        # Under the project's data/, not /tmp: a temporary path is a warning.
+        env={**PRODUCTION_ENV, "DATABASE_URL": "sqlite:///data/check_deploy.db"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout

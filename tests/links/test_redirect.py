@@ -75,6 +75,7 @@ def test_unknown_code_is_a_404_envelope_for_json_clients(client, db):
             "code": "not_found",
             "message": "There is no short link with this code.",
             "details": {"short_code": "nope"},
+            "request_id": response["X-Request-ID"],
         }
     }
     assert "no-store" in response["Cache-Control"]

@@ -1,0 +1,34 @@
+class Engine:
+    """What the ops console needs to know about one database connection."""
+
+    vendor = ""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def ping(self, *, timeout):
+        """Run SELECT 1; raise on failure or when it takes over `timeout` s."""
+        raise NotImplementedError
+
+    def server_version(self):
+        raise NotImplementedError
+
+    def database_size(self):
+        """Bytes on disk of the database (without WAL)."""
+        raise NotImplementedError
+
+    def wal_size(self):
+        """Bytes of write-ahead log waiting to be checkpointed, or None."""
+        return None
+
+    def table_row_counts(self, tables):
+        quote = self.connection.ops.quote_name
+        counts = {}
+        with self.connection.cursor() as cursor:
+            for table in sorted(tables):
+                cursor.execute(f"SELECT COUNT(*) FROM {quote(table)}")  # noqa: S608
+                counts[table] = cursor.fetchone()[0]
+        return counts
+
+    def pool_stats(self):
+        return None

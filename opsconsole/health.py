@@ -1,0 +1,114 @@
+"""Health probes. None of them writes; /health and /health/live never touch the
+database, so an orchestrator does not restart a healthy process when only the
+database is down."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from opsconsole import status, version
+from opsconsole.engines import engine_for
+
+logger = logging.getLogger("tinylink.health")
+_migrations = {"checked_at": None, "pending": None}
+
+
+def _ok(body=None, status_code=200):
+    return JsonResponse(body or {"status": "ok"}, status=status_code)
+
+
+@never_cache
+@require_safe
+def health(request):
+    return _ok()
+
+
+@never_cache
+@require_safe
+def live(request):
+    return _ok()
+
+
+def check_database():
+    try:
+        engine_for(DEFAULT_DB_ALIAS).ping(timeout=settings.HEALTH_DB_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        logger.warning("health: database check failed: %s", exc)
+        # A broken pooled connection must not stay attached to this thread.
+        connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+        return "unavailable"
+    return "ok"
+
+
+def check_migrations(now=None):
+    """Pending migrations, checked once and then every HEALTH_MIGRATIONS_TTL s."""
+    now = time.monotonic() if now is None else now
+    checked = _migrations["checked_at"]
+    if checked is None or now - checked > settings.HEALTH_MIGRATIONS_TTL:
+        try:
+            executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+            targets = executor.loader.graph.leaf_nodes()
+            _migrations["pending"] = bool(executor.migration_plan(targets))
+            _migrations["checked_at"] = now
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("health: migration check failed: %s", exc)
+            return "unknown"
+    return "pending" if _migrations["pending"] else "ok"
+
+
+def check_cache():
+    try:
+        # A read of a key that is never written: exercises the connection
+        # without writing anything.
+        cache.get("tinylink:health:probe")
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("health: cache check failed: %s", exc)
+        return "unavailable"
+    return "ok"
+
+
+@never_cache
+@require_safe
+def ready(request):
+    checks = {"database": check_database(), "cache": check_cache()}
+    checks["migrations"] = (
+        check_migrations() if checks["database"] == "ok" else "unknown"
+    )
+    failing = {name: result for name, result in checks.items() if result != "ok"}
+    if failing:
+        return _ok({"status": "unavailable", "checks": checks}, 503)
+    return _ok({"status": "ok", "checks": checks})
+
+
+@never_cache
+@require_safe
+def full(request):
+    checks = {"database": check_database(), "cache": check_cache()}
+    checks["migrations"] = (
+        check_migrations() if checks["database"] == "ok" else "unknown"
+    )
+    checks["backups"] = (
+        status.backup_status() if checks["database"] == "ok" else ("unknown")
+    )
+    checks["disk"] = status.disk_status()
+    if checks["database"] != "ok":
+        overall = "unhealthy"
+    elif any(value != "ok" for value in checks.values()):
+        overall = "degraded"
+    else:
+        overall = "healthy"
+    body = {
+        "status": overall,
+        "checks": checks,
+        "version": version.VERSION,
+        "commit": version.commit(),
+        "uptime": version.format_uptime(version.uptime_seconds()),
+    }
+    return _ok(body, 503 if overall == "unhealthy" else 200)

@@ -1,0 +1,85 @@
+"""Prometheus metrics: TinyLink's counters and the /metrics endpoint.
+
+Under gunicorn every worker has its own memory, so counters are kept in
+prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set and
+emptied by deploy/gunicorn.conf.py) and summed at scrape time.
+"""
+
+import hmac
+import ipaddress
+import os
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.cache import never_cache
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
+
+from links.clientip import client_ip
+from links.errors import error_response
+from opsconsole.opsmetrics import OperationsCollector
+
+REDIRECTS = Counter(
+    "tinylink_redirects",
+    "Requests to short links, by outcome.",
+    ["result"],
+)
+LINKS_CREATED = Counter("tinylink_links_created", "Links created.")
+LINKS_UPDATED = Counter("tinylink_links_updated", "Links updated.")
+LINKS_DELETED = Counter("tinylink_links_deleted", "Links deleted.")
+# Children bound once: the redirect path must not look labels up per request.
+REDIRECT_RESULTS = {
+    result: REDIRECTS.labels(result)
+    for result in ("redirect", "not_found", "gone", "rate_limited")
+}
+
+
+def _allowed(request):
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if (
+        token
+        and header.startswith("Bearer ")
+        and hmac.compare_digest(header[7:].encode(), token.encode())
+    ):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def _app_registry():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def _operations_registry():
+    # Built per scrape, so the operations gauges are read from the database
+    # at scrape time and never go stale in one worker's memory.
+    registry = CollectorRegistry()
+    registry.register(OperationsCollector())
+    return registry
+
+
+@never_cache
+def metrics_view(request):
+    if not _allowed(request):
+        return error_response(
+            request,
+            403,
+            "permission_denied",
+            "Metrics are only served to allowed networks or with the metrics token.",
+        )
+    body = generate_latest(_app_registry()) + generate_latest(_operations_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,53 @@
+"""Request IDs and the one log line per request."""
+
+import logging
+import re
+import time
+import uuid
+
+from django.utils.functional import empty
+
+from opsconsole.logging import monotonic_ms, request_id_var
+
+logger = logging.getLogger("tinylink.request")
+# What a proxy may hand us: short, printable, no spaces or quotes, so it is
+# safe to echo into headers and logs.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    """Accept a well-formed X-Request-ID from the proxy or make one; echo it on
+    the response, expose it as request.request_id (error envelopes carry it)
+    and in every log line of the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        start = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            user = getattr(request, "user", None)
+            # request.user is lazy: only touch it when the view already did,
+            # so an anonymous redirect costs no session lookup.
+            user_id = None
+            if user is not None and getattr(user, "_wrapped", empty) is not empty:
+                user_id = getattr(user, "pk", None)
+            logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": monotonic_ms(start),
+                    "user_id": user_id,
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
