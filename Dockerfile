@@ -29,6 +29,7 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --ver
 
 USER tinylink
 VOLUME ["/data"]
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status == 200 else 1)"
 EXPOSE 8000
 ENTRYPOINT ["deploy/docker-entrypoint.sh"]
 CMD ["gunicorn", "config.wsgi", "-c", "deploy/gunicorn.conf.py"]

@@ -145,3 +145,15 @@ def test_redis_cache_url_uses_djangos_backend_and_works(tmp_path):
         "django.core.cache.backends.redis.RedisCache",
         "pong",
     ], result.stderr
+
+
+def test_health_probes_answer_by_ip_over_http_in_production(client, db, settings):
+    """Orchestrators probe by pod IP over plain http."""
+    settings.ALLOWED_HOSTS = ["sho.rt"]
+    settings.SECURE_SSL_REDIRECT = True
+    for path in ("/health", "/health/live", "/health/ready"):
+        response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+        assert response.status_code == 200, path
+    # Everything else still gets host validation and the https redirect.
+    assert client.get("/links/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+    assert client.get("/links/", HTTP_HOST="sho.rt").status_code == 301
