@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
+# A newest backup older than this makes /health/full "degraded" (hours).
+BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26)
+# A schedule due for longer than this shows as overdue (worker down).
+OPS_SCHEDULE_GRACE_MINUTES = env.int("OPS_SCHEDULE_GRACE_MINUTES", default=60)
 # /metrics: these networks, or anyone with "Authorization: Bearer $METRICS_TOKEN".
 try:
     METRICS_ALLOWED_NETWORKS = [

@@ -1,7 +1,20 @@
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Snapshot:
+    """What a backup holds: row counts per table and applied migrations,
+    both read at the moment the backup copies."""
+
+    row_counts: dict = field(default_factory=dict)
+    migrations: list = field(default_factory=list)  # [(app, name)]
+
+
 class Engine:
     """What the ops console needs to know about one database connection."""
 
     vendor = ""
+    artifact_suffix = ""
 
     def __init__(self, connection):
         self.connection = connection

@@ -1,0 +1,97 @@
+"""Hot, consistent backups that exist whole or not at all."""
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db.migrations.loader import MigrationLoader
+
+from opsconsole import version
+from opsconsole.engines import engine_for
+from opsconsole.errors import OpsError
+from opsconsole.files import durable_write, sha256_of, write_json_durably
+from opsconsole.locks import operation_lock
+from opsconsole.manifest import FORMAT, manifest_path
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    manifest: dict
+    duration_seconds: float
+    pruned: list
+
+    @property
+    def size(self):
+        return self.manifest["artifact"]["size"]
+
+    @property
+    def sha256(self):
+        return self.manifest["artifact"]["sha256"]
+
+
+def _artifact_name(engine, label, now):
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    suffix = ""
+    if label:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label)
+        suffix = "-" + safe.strip("-")[:40]
+    return f"tinylink-{engine.vendor}-{stamp}{suffix}{engine.artifact_suffix}"
+
+
+def create_backup(
+    *, output_dir=None, keep=None, label="", progress=None, alias="default", lock=True
+):
+    """Back up the live database into output_dir (BACKUP_DIR), then prune to
+    `keep` (BACKUP_KEEP) backups. Safe while the app serves traffic."""
+    from opsconsole.retention import prune_backups
+
+    output_dir = Path(output_dir or settings.BACKUP_DIR)
+    keep = settings.BACKUP_KEEP if keep is None else keep
+    if keep < 1:
+        raise OpsError("--keep must be at least 1.")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OpsError(
+            f"cannot create the backup directory {output_dir}: {exc.strerror}"
+        ) from exc
+    engine = engine_for(alias)
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    artifact = output_dir / _artifact_name(engine, label, now)
+    lock_cm = operation_lock("backup", alias) if lock else nullcontext()
+    with lock_cm:
+        with durable_write(artifact) as partial:
+            snapshot = engine.dump(partial, progress=progress)
+        manifest = {
+            "format": FORMAT,
+            "engine": engine.vendor,
+            "server_version": engine.server_version(),
+            "created_at": now.isoformat(),
+            "app_version": version.VERSION,
+            "commit": version.commit(),
+            "label": label,
+            "migrations": sorted([list(m) for m in snapshot.migrations]),
+            "row_counts": snapshot.row_counts,
+            "artifact": {
+                "name": artifact.name,
+                "size": artifact.stat().st_size,
+                "sha256": sha256_of(artifact),
+            },
+        }
+        # Written last: only now is this a backup (manifest.list_backups).
+        write_json_durably(manifest_path(artifact), manifest)
+        # Retention only after the new backup is complete.
+        pruned = prune_backups(directory=output_dir, keep=keep, protect=artifact)
+    return BackupResult(artifact, manifest, time.monotonic() - started, pruned)
+
+
+def known_migrations():
+    """(app, name) of every migration the code has, applied or not."""
+    return {
+        key for key in MigrationLoader(None, ignore_no_migrations=True).disk_migrations
+    }

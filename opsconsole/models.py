@@ -1,0 +1,114 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# Captured command output is kept up to this many characters (the tail).
+OUTPUT_LIMIT = 20_000
+
+
+class OpsKind(models.TextChoices):
+    BACKUP = "backup", "Backup"
+    RESTORE = "restore", "Restore"
+    RESTORE_TEST = "restore_test", "Restore test"
+    INTEGRITY = "integrity", "Integrity check"
+    MAINTENANCE = "maintenance", "Maintenance"
+    PRUNE_BACKUPS = "prune_backups", "Prune backups"
+    PURGE_LINKS = "purge_links", "Purge expired links"
+
+
+class OpsStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class OpsRunQuerySet(models.QuerySet):
+    def of_kind(self, kind):
+        return self.filter(kind=kind)
+
+    def succeeded(self):
+        return self.filter(status=OpsStatus.SUCCEEDED)
+
+    def finished(self):
+        return self.filter(status__in=[OpsStatus.SUCCEEDED, OpsStatus.FAILED])
+
+    def latest_finished(self, kind):
+        return self.of_kind(kind).finished().order_by("-finished_at", "-pk").first()
+
+    def latest_success(self, kind):
+        return self.of_kind(kind).succeeded().order_by("-finished_at", "-pk").first()
+
+    def queued(self):
+        return self.filter(status=OpsStatus.QUEUED).order_by("created_at", "pk")
+
+
+class OpsRun(models.Model):
+    """One run of a data operation, from a command, the admin or the schedule."""
+
+    kind = models.CharField(max_length=20, choices=OpsKind.choices, db_index=True)
+    status = models.CharField(
+        max_length=10,
+        choices=OpsStatus.choices,
+        default=OpsStatus.QUEUED,
+        db_index=True,
+    )
+    trigger = models.CharField(
+        max_length=100, help_text="command, admin:<user>, schedule:<name>"
+    )
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    output = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    artifact_path = models.CharField(max_length=1000, blank=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+
+    objects = OpsRunQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "operation run"
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["kind", "status", "-finished_at"], name="opsrun_kind_status"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    def append_output(self, text):
+        self.output = (self.output + text)[-OUTPUT_LIMIT:]
+
+
+class Schedule(models.Model):
+    """A recurring operation, executed by `manage.py opsworker`."""
+
+    kind = models.CharField(max_length=20, choices=OpsKind.choices, unique=True)
+    enabled = models.BooleanField(default=True)
+    interval_hours = models.PositiveIntegerField(
+        help_text="Hours between runs: 24 = daily, 168 = weekly, 720 = monthly."
+    )
+    next_run_at = models.DateTimeField(default=timezone.now)
+    last_run = models.ForeignKey(
+        OpsRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} every {self.interval_hours} h"
+
+    def is_overdue(self, now=None):
+        """Due for longer than a grace period: the worker is down or stuck."""
+        now = now or timezone.now()
+        grace = timedelta(minutes=settings.OPS_SCHEDULE_GRACE_MINUTES)
+        return self.enabled and self.next_run_at + grace < now
