@@ -84,8 +84,12 @@ class LinkQuerySet(models.QuerySet):
             target_url = target_url.strip()
         link = self.model(target_url=target_url, short_code=short_code or "", **fields)
         # Uniqueness is left to the insert below: a check here would race.
+        # The check constraints are enforced by the database and mirrored by
+        # the field validators; validating them here would cost a query each.
         link.full_clean(
-            exclude=None if short_code else ["short_code"], validate_unique=False
+            exclude=None if short_code else ["short_code"],
+            validate_unique=False,
+            validate_constraints=False,
         )
         if short_code:
             link.save_new_code_or_raise()

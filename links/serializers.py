@@ -11,6 +11,17 @@ from links.models import Link
 from links.targets import MAX_TARGET_LENGTH, validate_target_url
 
 
+class UTCDateTimeField(serializers.DateTimeField):
+    """A date-time that also survives conversion to UTC: 9999-12-31T23:59-05:00
+    parses, then overflows; that is the client's error, not a 500."""
+
+    def to_internal_value(self, value):
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:
+            self.fail("invalid", format="a date between years 1 and 9999 in UTC")
+
+
 def _django_errors(exc):
     return serializers.ValidationError(list(exc.messages))
 
@@ -26,7 +37,7 @@ class LinkSerializer(serializers.Serializer):
     target_url = serializers.CharField(max_length=MAX_TARGET_LENGTH)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = UTCDateTimeField(required=False, allow_null=True)
     max_clicks = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=2_147_483_647
     )

@@ -437,3 +437,16 @@ def test_unexpected_error_is_500_envelope_without_traceback(api, user, monkeypat
     assert "secret internals" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
     assert error["message"]
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"]
+)
+def test_expiry_that_overflows_in_utc_is_400(api, value):
+    response = api.post(
+        "/api/links",
+        {"target_url": "https://example.com/", "expires_at": value},
+        format="json",
+    )
+    error = assert_envelope(response, 400, "validation_error")
+    assert "expires_at" in error["details"]
