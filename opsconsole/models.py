@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -94,7 +95,8 @@ class Schedule(models.Model):
     kind = models.CharField(max_length=20, choices=OpsKind.choices, unique=True)
     enabled = models.BooleanField(default=True)
     interval_hours = models.PositiveIntegerField(
-        help_text="Hours between runs: 24 = daily, 168 = weekly, 720 = monthly."
+        validators=[MinValueValidator(1)],
+        help_text="Hours between runs: 24 = daily, 168 = weekly, 720 = monthly.",
     )
     next_run_at = models.DateTimeField(default=timezone.now)
     last_run = models.ForeignKey(
