@@ -6,6 +6,7 @@ cache, DEBUG off). Production sets ``SECRET_KEY``, ``ALLOWED_HOSTS``,
 """
 
 import ipaddress
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +21,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Read as is: django-environ would treat a leading "$" as a reference to
+# another variable, and random keys may start with one.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -278,6 +281,16 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from None
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus_client opens its files in this directory as soon as a counter is
+# defined (at import), so it must exist before the app loads.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    try:
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"PROMETHEUS_MULTIPROC_DIR {os.environ['PROMETHEUS_MULTIPROC_DIR']}: "
+            f"{exc.strerror}"
+        ) from None
 HEALTH_DB_TIMEOUT = env.float("HEALTH_DB_TIMEOUT", default=2.0)
 HEALTH_MIGRATIONS_TTL = env.int("HEALTH_MIGRATIONS_TTL", default=300)
 HEALTH_MIN_FREE_DISK_MB = env.int("HEALTH_MIN_FREE_DISK_MB", default=1024)

@@ -71,6 +71,11 @@ class LinkQuerySet(models.QuerySet):
             return self.inactive()
         return getattr(self, LinkState(state).value)(now)
 
+    def delete(self):
+        deleted, by_model = super().delete()
+        LINKS_DELETED.inc(by_model.get(self.model._meta.label, 0))
+        return deleted, by_model
+
     def owned_by(self, user):
         return self.filter(owner=user)
 
@@ -93,7 +98,6 @@ class LinkQuerySet(models.QuerySet):
         )
         if short_code:
             link.save_new_code_or_raise()
-            LINKS_CREATED.inc()
             return link
         for _ in range(GENERATE_ATTEMPTS):
             link.short_code = generate_code()
@@ -101,7 +105,6 @@ class LinkQuerySet(models.QuerySet):
                 link.save_new_code_or_raise()
             except ShortCodeTaken:
                 continue
-            LINKS_CREATED.inc()
             return link
         raise RuntimeError(
             f"No free short code after {GENERATE_ATTEMPTS} attempts; "
@@ -175,8 +178,7 @@ class Link(models.Model):
                 if not f.primary_key and f.name not in COUNTER_FIELDS
             ]
         super().save(*args, **kwargs)
-        if updating:
-            LINKS_UPDATED.inc()
+        (LINKS_UPDATED if updating else LINKS_CREATED).inc()
 
     def get_absolute_url(self):
         return reverse("links:redirect", kwargs={"code": self.short_code})

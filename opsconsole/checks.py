@@ -106,10 +106,12 @@ def check_redirect_status(app_configs, **kwargs):
     return []
 
 
-@register("opsconsole")
+@register("opsconsole", deploy=True)
 def check_rate_limit_cache(app_configs, **kwargs):
     backend = settings.CACHES["default"]["BACKEND"]
-    workers = int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
+    # The same default as deploy/gunicorn.conf.py.
+    default_workers = min(2 * (os.cpu_count() or 1) + 1, 8)
+    workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers)
     limited = settings.RATE_LIMIT_WRITES or settings.RATE_LIMIT_REDIRECTS
     if limited and workers > 1 and backend.endswith("LocMemCache"):
         return [

@@ -21,7 +21,11 @@ _migrations = {"checked_at": None, "pending": None}
 
 
 def _ok(body=None, status_code=200):
-    return JsonResponse(body or {"status": "ok"}, status=status_code)
+    response = JsonResponse(body or {"status": "ok"}, status=status_code)
+    # A probe's 503 is an answer, not an error: the failing check has been
+    # logged once already; django.request would add an ERROR per probe.
+    response._has_been_logged = True
+    return response
 
 
 @never_cache

@@ -22,6 +22,8 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    # Rate limits shared by all gunicorn workers (opsconsole.W004).
+    "CACHE_URL": "redis://127.0.0.1:6379/0",
 }
 
 

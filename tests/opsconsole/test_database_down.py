@@ -1,0 +1,230 @@
+"""The database goes away under a running gunicorn and comes back.
+
+gunicorn reaches PostgreSQL through a TCP proxy in this process. Cutting the
+proxy drops every open connection and refuses new ones, as a stopped or
+unreachable server does, without touching the PostgreSQL server that other
+tests and sessions share. Restoring it accepts connections again; nothing is
+restarted.
+"""
+
+import contextlib
+import json
+import select
+import socket
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+
+from links.models import Link
+from tests.servers import GunicornServer, database_url, free_port, http_request
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="SQLite is a file in the process: there is no server to lose.",
+    ),
+]
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+RECOVERY_SECONDS = 30
+
+
+class DatabaseProxy:
+    """127.0.0.1:<port> → the database server, with a switch."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.port = free_port()
+        self._sockets = set()
+        self._lock = threading.Lock()
+        self._listener = None
+        self._stop = None
+        self._thread = None
+
+    def start(self):
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._accept, args=(self._listener, self._stop), daemon=True
+        )
+        self._thread.start()
+
+    restore = start
+
+    def cut(self):
+        """Close the port (new connections are refused) and drop open ones."""
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    close = cut
+
+    def _accept(self, listener, stop):
+        while not stop.is_set():
+            readable, _, _ = select.select([listener], [], [], 0.05)
+            if not readable:
+                continue
+            client, _ = listener.accept()
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink), daemon=True
+                ).start()
+
+    def _pump(self, source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # Either side gone: end both directions; each socket is closed
+            # by the one thread that reads from it.
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._sockets.discard(source)
+            source.close()
+
+
+@pytest.fixture
+def proxy():
+    s = connection.settings_dict
+    proxy = DatabaseProxy((s["HOST"] or "127.0.0.1", int(s["PORT"] or 5432)))
+    proxy.start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, proxy):
+    # The test database, through the proxy.
+    url = urlsplit(database_url())
+    auth = url.netloc.rpartition("@")[0]
+    url = url._replace(netloc=f"{auth}@127.0.0.1:{proxy.port}").geturl()
+    server = GunicornServer(
+        tmp_path,
+        workers=1,
+        threads=4,
+        extra_env={
+            "DATABASE_URL": url,
+            "HEALTH_DB_TIMEOUT": "1",
+            "DATABASE_CONNECT_TIMEOUT": "2",
+            "DATABASE_POOL_TIMEOUT": "3",
+        },
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def get(server, path, headers=None):
+    status, _, body = http_request(server.url + path, headers=headers, timeout=20)
+    return status, body
+
+
+def probe(server, path):
+    status, body = get(server, path)
+    return status, json.loads(body)
+
+
+def wait_for(condition, seconds):
+    """The condition's last value; polls until it is truthy or time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_probes_report_the_outage_and_recover_without_a_restart(server, proxy):
+    pid = server.process.pid
+    assert probe(server, "/health/live") == (200, {"status": "ok"})
+    assert probe(server, "/health/ready")[0] == 200
+    status, body = probe(server, "/health/full")
+    assert status == 200
+    assert body["checks"]["database"] == "ok"
+
+    proxy.cut()
+
+    started = time.monotonic()
+    assert probe(server, "/health/live") == (200, {"status": "ok"})
+    assert time.monotonic() - started < 1, "liveness must not wait on the database"
+    assert probe(server, "/health/ready") == (
+        503,
+        {
+            "status": "unavailable",
+            "checks": {
+                "database": "unavailable",
+                "cache": "ok",
+                "migrations": "unknown",
+            },
+        },
+    )
+    status, body = probe(server, "/health/full")
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    # Checks that need the database are not attempted.
+    assert {k: body["checks"][k] for k in ("database", "migrations", "backups")} == {
+        "database": "unavailable",
+        "migrations": "unknown",
+        "backups": "unknown",
+    }
+
+    proxy.restore()
+
+    assert wait_for(
+        lambda: probe(server, "/health/ready")[0] == 200, RECOVERY_SECONDS
+    ), server.log()[-3000:]
+    assert probe(server, "/health/full")[0] == 200
+    assert server.process.poll() is None
+    assert server.process.pid == pid
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [(JSON, "application/json"), (HTML, "text/html")],
+)
+def test_redirect_during_the_outage_is_a_500_without_a_traceback(
+    server, proxy, accept, content_type
+):
+    Link.objects.create(short_code="up", target_url="https://example.com/")
+    assert get(server, "/up")[0] == 302
+
+    proxy.cut()
+    status, headers, body = http_request(f"{server.url}/up", headers=accept)
+    proxy.restore()
+
+    assert status == 500
+    assert headers["Content-Type"].startswith(content_type)
+    assert b"Traceback" not in body
+    assert b'File "' not in body
+    if content_type == "application/json":
+        assert json.loads(body)["error"] == {
+            "code": "server_error",
+            "message": "Something went wrong on our side; it has been logged.",
+            "details": {},
+            "request_id": headers["X-Request-ID"],
+        }
+    # The error is logged with its traceback, for the operator.
+    assert "Traceback" in server.log()
+    assert wait_for(lambda: get(server, "/up")[0] == 302, RECOVERY_SECONDS)

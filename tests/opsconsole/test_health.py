@@ -1,0 +1,254 @@
+"""The health probes, in process, on the database under test."""
+
+import re
+import uuid
+
+import pytest
+import redis
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from opsconsole import health, version
+from opsconsole.models import OpsKind, OpsRun, OpsStatus
+
+PROBES = ["/health", "/health/live", "/health/ready", "/health/full"]
+# Port 1 (tcpmux) has no listener: connections are refused at once.
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+LIVE_REDIS_URL = "redis://127.0.0.1:6379/0"
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.I)
+
+
+@pytest.fixture(autouse=True)
+def _migrations_never_checked(monkeypatch):
+    # The migration check is cached per process; each test starts unchecked.
+    monkeypatch.setattr(health, "_migrations", {"checked_at": None, "pending": None})
+
+
+@pytest.fixture(autouse=True)
+def _enough_disk(settings):
+    # The disk check compares with the real free space; 0 MB always suffices.
+    settings.HEALTH_MIN_FREE_DISK_MB = 0
+
+
+@pytest.fixture
+def unapplied_migration(db):
+    """The newest `links` migration recorded as not applied: what the database
+    looks like after a deploy whose migrations have not run yet. The check reads
+    the same django_migrations table; the test's rollback records it again."""
+    graph = MigrationExecutor(connection).loader.graph
+    node = max(node for node in graph.leaf_nodes() if node[0] == "links")
+    MigrationRecorder(connection).record_unapplied(*node)
+    return node
+
+
+@pytest.fixture
+def cache_down(settings):
+    # Django's setting_changed handler drops the cache connections, so the
+    # next cache access connects to the dead port.
+    settings.CACHES = DEAD_REDIS
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/live"])
+def test_liveness_probes_answer_ok_without_touching_the_database(
+    client, db, django_assert_num_queries, path
+):
+    with django_assert_num_queries(0):
+        response = client.get(path)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def live_redis(settings):
+    """The cache on the real Redis, under a prefix of its own."""
+    client = redis.Redis.from_url(LIVE_REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"no Redis at {LIVE_REDIS_URL}")
+    prefix = f"test-health-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": LIVE_REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield lambda: list(client.scan_iter(match=f"{prefix}:*"))
+    client.close()
+
+
+@pytest.mark.parametrize("path", PROBES)
+def test_probes_are_never_cached(client, db, path):
+    response = client.get(path)
+    directives = {d.strip() for d in response["Cache-Control"].split(",")}
+    assert {"no-cache", "no-store", "must-revalidate", "private"} <= directives
+    assert "Expires" in response
+
+
+@pytest.mark.parametrize("path", PROBES)
+def test_probes_answer_an_unknown_host_over_plain_http(client, db, settings, path):
+    # Orchestrators probe by pod IP and without TLS.
+    settings.ALLOWED_HOSTS = ["sho.rt"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+    assert response.status_code == 200
+    assert client.get("/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+@pytest.mark.parametrize("path", PROBES)
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_probes_refuse_unsafe_methods(client, db, path, method):
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
+def test_readiness_is_ok_when_database_cache_and_migrations_are(client, db):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "migrations": "ok"},
+    }
+
+
+def test_readiness_is_503_while_a_migration_is_unapplied(client, unapplied_migration):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "cache": "ok", "migrations": "pending"},
+    }
+
+
+def test_migration_check_is_cached_for_its_ttl(settings, unapplied_migration):
+    settings.HEALTH_MIGRATIONS_TTL = 300
+    app_label, name = unapplied_migration
+    MigrationRecorder(connection).record_applied(app_label, name)
+    assert health.check_migrations(now=1000.0) == "ok"
+    MigrationRecorder(connection).record_unapplied(app_label, name)
+    # Within the TTL the first answer stands, without a query.
+    with CaptureQueriesContext(connection) as queries:
+        assert health.check_migrations(now=1300.0) == "ok"
+    assert len(queries) == 0
+    assert health.check_migrations(now=1300.5) == "pending"
+    MigrationRecorder(connection).record_applied(app_label, name)
+    assert health.check_migrations(now=1600.0) == "pending"
+    assert health.check_migrations(now=1601.0) == "ok"
+
+
+@pytest.mark.parametrize("path", ["/health/ready", "/health/full"])
+def test_deep_probes_check_a_real_redis_without_writing_to_it(
+    client, db, live_redis, path
+):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"] == "ok"
+    assert live_redis() == []
+
+
+def test_readiness_is_503_when_the_cache_is_unreachable(client, db, cache_down):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "cache": "unavailable", "migrations": "ok"},
+    }
+
+
+def test_full_health_reports_every_check_the_version_and_the_uptime(client, db):
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"status", "checks", "version", "commit", "uptime"}
+    assert set(body["checks"]) == {
+        "database",
+        "cache",
+        "migrations",
+        "backups",
+        "disk",
+    }
+    assert body["version"] == version.VERSION
+    assert body["commit"] == version.commit()
+    assert re.fullmatch(r"\d+h\d\dm|\d+m\d\ds", body["uptime"])
+
+
+def test_full_health_without_any_backup_is_degraded_but_200(client, db):
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "migrations": "ok",
+        "backups": "missing",
+        "disk": "ok",
+    }
+    assert body["status"] == "degraded"
+
+
+def test_full_health_is_healthy_with_a_recent_backup_on_disk(client, db, tmp_path):
+    artifact = tmp_path / "backup.sqlite3.gz"
+    artifact.write_bytes(b"backup")
+    OpsRun.objects.create(
+        kind=OpsKind.BACKUP,
+        status=OpsStatus.SUCCEEDED,
+        trigger="command",
+        finished_at=timezone.now(),
+        artifact_path=str(artifact),
+        artifact_size=artifact.stat().st_size,
+    )
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"]["backups"] == "ok"
+    assert body["status"] == "healthy"
+
+
+def test_full_health_is_degraded_when_disk_space_is_low(client, db, settings):
+    settings.HEALTH_MIN_FREE_DISK_MB = 2**40  # an exabyte
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"]["disk"] == "low"
+    assert body["status"] == "degraded"
+
+
+def test_full_health_is_degraded_when_a_migration_is_unapplied(
+    client, unapplied_migration
+):
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"]["migrations"] == "pending"
+    assert body["status"] == "degraded"
+
+
+def test_full_health_is_degraded_not_unhealthy_when_the_cache_is_unreachable(
+    client, db, cache_down
+):
+    response = client.get("/health/full")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["checks"]["cache"] == "unavailable"
+    assert body["status"] == "degraded"
+
+
+@pytest.mark.parametrize("path", ["/health/ready", "/health/full"])
+def test_deep_probes_only_read(client, db, django_assert_max_num_queries, path):
+    # Twice: the first request checks the migrations, the second uses the
+    # cached answer; neither may write.
+    for _ in range(2):
+        with django_assert_max_num_queries(20) as captured:
+            assert client.get(path).status_code == 200
+        statements = [query["sql"] for query in captured.captured_queries]
+        assert not [sql for sql in statements if WRITES.match(sql)], statements
