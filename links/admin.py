@@ -1,17 +1,294 @@
-from django.contrib import admin, messages
-from django.template.response import TemplateResponse
-from django.utils import timezone
+from datetime import timedelta
 
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.views.main import ORDER_VAR
+from django.contrib.auth import get_user_model
+from django.db.models import Case, F, Value, When
+from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from links.admin_changelist import (
+    EstimatedCountPaginator,
+    LinkChangeList,
+    OwnerFilter,
+    StateFilter,
+)
 from links.auth import KEY_PREFIX, hash_key, new_key
+from links.charts import clicks_chart_svg
+from links.exports import csv_lines
 from links.models import ApiToken, Link
+from links.targets import validate_target_url
+
+TARGET_DISPLAY_CHARS = 60
+CHART_DAYS = 30
+QR_PREVIEW_SIZE = 200
+QR_DOWNLOAD_SIZE = 512
+# Django's delete confirmation lists every selected link and its daily
+# counters in one page: fine for a page of links, not for "select all" on a
+# million.
+BULK_DELETE_LIMIT = 1000
+STATS_FIELDS = [
+    "state",
+    "click_count",
+    "last_access_at",
+    "created_at",
+    "updated_at",
+    "clicks_chart",
+    "qr_code",
+]
+
+
+class LinkAdminForm(forms.ModelForm):
+    # The host the admin is served on, set per request by LinkAdmin.get_form.
+    request_host = None
+
+    def clean_target_url(self):
+        # The same rules as the model's validator (which runs afterwards
+        # without a host), plus the redirect-loop check against this host
+        # when PUBLIC_BASE_URL is unset.
+        return validate_target_url(
+            self.cleaned_data["target_url"], request_host=self.request_host
+        )
 
 
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
-    list_display = ["short_code", "target_url", "owner", "click_count", "expires_at"]
-    search_fields = ["short_code", "target_url"]
-    readonly_fields = ["click_count", "last_access_at", "created_at", "updated_at"]
+    form = LinkAdminForm
+    list_display = [
+        "short_code",
+        "target",
+        "owner_link",
+        "click_count",
+        "last_access_at",
+        "expires_at",
+        "state",
+        "created_at",
+    ]
     list_select_related = ["owner"]
+    # Created date as a list filter, not date_hierarchy: the hierarchy runs
+    # SELECT DISTINCT over the truncated dates of every link on each page
+    # view, while DateFieldListFilter only adds an indexed range.
+    list_filter = [StateFilter, OwnerFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["short_code", "target_url"]
+    search_help_text = "Part of a short code or target URL, or an exact user name."
+    ordering = ["-created_at"]
+    sortable_by = [
+        "short_code",
+        "click_count",
+        "last_access_at",
+        "expires_at",
+        "created_at",
+    ]
+    # A million links: no COUNT(*) of the whole table per page view (the
+    # paginator estimates it on PostgreSQL), and no per-choice counts.
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
+    autocomplete_fields = ["owner"]
+    actions = [
+        "delete_selected",
+        "deactivate",
+        "activate",
+        "extend_expiry_7_days",
+        "extend_expiry_30_days",
+        "export_csv",
+    ]
+
+    class Media:
+        css = {"all": ["css/admin-links.css"]}
+
+    def get_changelist(self, request, **kwargs):
+        return LinkChangeList
+
+    def get_ordering(self, request):
+        # A sorted column is the whole ORDER BY, with the primary key for
+        # ties (LinkChangeList). Django would put the default -created_at
+        # behind it, and that second key keeps the column's index from
+        # serving the sort.
+        if ORDER_VAR in request.GET:
+            return []
+        return super().get_ordering(request)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ["short_code", "target_url", "owner", "is_active"]}),
+            ("Limits", {"fields": ["expires_at", "max_clicks"]}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Statistics", {"fields": STATS_FIELDS}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # Printed links and QR codes carry the code: it never changes.
+        return ["short_code", *STATS_FIELDS]
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        # An exact user name also finds that user's links. The name is
+        # resolved on auth_user's unique index first: "=owner__username" in
+        # search_fields would join auth_user into the OR, which keeps
+        # PostgreSQL from using any index on the link columns.
+        term = search_term.strip()
+        if not term:
+            return results, may_have_duplicates
+        owner_ids = list(
+            get_user_model().objects.filter(username=term).values_list("pk", flat=True)
+        )
+        if owner_ids:
+            results |= queryset.filter(owner_id__in=owner_ids)
+        return results, may_have_duplicates
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class RequestHostForm(form):
+            request_host = request.get_host()
+
+        return RequestHostForm
+
+    @admin.display(description="target")
+    def target(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>',
+            obj.target_url,
+            Truncator(obj.target_url).chars(TARGET_DISPLAY_CHARS),
+        )
+
+    @admin.display(description="owner")
+    def owner_link(self, obj):
+        if obj.owner_id is None:
+            return "—"
+        return format_html(
+            '<a href="?owner={}" title="Only this owner\'s links">{}</a>',
+            obj.owner_id,
+            obj.owner,
+        )
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return obj.state.label
+
+    @admin.display(description=f"clicks per UTC day, last {CHART_DAYS} days")
+    def clicks_chart(self, obj):
+        series = obj.clicks_by_day(days=CHART_DAYS, today=timezone.now().date())
+        return format_html(
+            '<div class="tinylink-chart">{}</div>',
+            clicks_chart_svg(series, title=f"Clicks per day, last {CHART_DAYS} days"),
+        )
+
+    @admin.display(description="QR code")
+    def qr_code(self, obj):
+        url = reverse("api:link-qr", kwargs={"short_code": obj.short_code})
+        return format_html(
+            '<img class="tinylink-qr" src="{}?size={}" width="{}" height="{}" '
+            'alt="QR code for {}"><br>'
+            '<a href="{}?size={}" download="{}.png">Download PNG</a> · '
+            '<a href="{}?format=svg" download="{}.svg">Download SVG</a>',
+            url,
+            QR_PREVIEW_SIZE,
+            QR_PREVIEW_SIZE,
+            QR_PREVIEW_SIZE,
+            obj.short_code,
+            url,
+            QR_DOWNLOAD_SIZE,
+            obj.short_code,
+            url,
+            obj.short_code,
+        )
+
+    @admin.action(
+        description=django_delete_selected.short_description, permissions=["delete"]
+    )
+    def delete_selected(self, request, queryset):
+        # Counting at most one past the limit stays cheap for any selection.
+        if queryset[: BULK_DELETE_LIMIT + 1].count() > BULK_DELETE_LIMIT:
+            self.message_user(
+                request,
+                f"Delete at most {BULK_DELETE_LIMIT:,} links at a time; narrow "
+                "the selection with a filter or a search first.",
+                messages.ERROR,
+            )
+            return None
+        return django_delete_selected(self, request, queryset)
+
+    @admin.action(description="Deactivate selected links", permissions=["change"])
+    def deactivate(self, request, queryset):
+        count = queryset.filter(is_active=True).update(
+            is_active=False, updated_at=timezone.now()
+        )
+        self.message_user(request, f"Deactivated {count} link(s).", messages.SUCCESS)
+
+    @admin.action(description="Activate selected links", permissions=["change"])
+    def activate(self, request, queryset):
+        count = queryset.filter(is_active=False).update(
+            is_active=True, updated_at=timezone.now()
+        )
+        self.message_user(request, f"Activated {count} link(s).", messages.SUCCESS)
+
+    def _extend_expiry(self, request, queryset, days):
+        # "Extend" never shortens a life: links without an expiry stay
+        # without one. An expired link gets `days` from now (so it redirects
+        # again), a running one `days` on top of its current expiry.
+        now = timezone.now()
+        delta = timedelta(days=days)
+        count = queryset.filter(expires_at__isnull=False).update(
+            expires_at=Case(
+                When(expires_at__gt=now, then=F("expires_at") + delta),
+                default=Value(now + delta),
+            ),
+            updated_at=now,
+        )
+        self.message_user(
+            request,
+            f"Extended the expiry of {count} link(s) by {days} days; links "
+            "without an expiry were left unchanged.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description=(
+            "Extend expiry by 7 days (expired: from now; others: from their "
+            "expiry; no expiry: unchanged)"
+        ),
+        permissions=["change"],
+    )
+    def extend_expiry_7_days(self, request, queryset):
+        self._extend_expiry(request, queryset, 7)
+
+    @admin.action(
+        description=(
+            "Extend expiry by 30 days (expired: from now; others: from their "
+            "expiry; no expiry: unchanged)"
+        ),
+        permissions=["change"],
+    )
+    def extend_expiry_30_days(self, request, queryset):
+        self._extend_expiry(request, queryset, 30)
+
+    @admin.action(description="Export selected links as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        # The same streamed format as the API export; the owner join is
+        # not needed for it.
+        response = StreamingHttpResponse(
+            csv_lines(queryset.select_related(None), request),
+            content_type="text/csv; charset=utf-8",
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = (
+            f'attachment; filename="tinylink-links-{stamp}.csv"'
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(ApiToken)

@@ -124,7 +124,7 @@ class Link(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
-    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     max_clicks = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -160,6 +160,14 @@ class Link(models.Model):
         indexes = [
             # "My links", newest first: the web UI's and the API's default list.
             models.Index(fields=["owner", "-created_at"], name="link_owner_created"),
+            # The admin's "inactive" filter: few rows, found without a scan.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(is_active=False),
+                name="link_inactive_created",
+            ),
+            # expired() and sorting by expiry; the id orders the many ties.
+            models.Index(fields=["expires_at", "id"], name="link_expires_id"),
         ]
 
     def __str__(self):
@@ -255,6 +263,8 @@ class LinkDailyClicks(models.Model):
                 condition=Q(clicks__gte=0), name="daily_clicks_non_negative"
             ),
         ]
+        # Clicks today / last 7 days across all links (admin summary).
+        indexes = [models.Index(fields=["day"], name="daily_clicks_day")]
 
     def __str__(self):
         return f"{self.link_id} {self.day}: {self.clicks}"

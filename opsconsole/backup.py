@@ -65,6 +65,7 @@ def create_backup(
     artifact = output_dir / _artifact_name(engine, label, now)
     lock_cm = operation_lock("backup", alias) if lock else nullcontext()
     with lock_cm:
+        _remove_leftover_partials(output_dir)
         with durable_write(artifact) as partial:
             snapshot = engine.dump(partial, progress=progress)
         manifest = {
@@ -95,3 +96,10 @@ def known_migrations():
     return {
         key for key in MigrationLoader(None, ignore_no_migrations=True).disk_migrations
     }
+
+
+def _remove_leftover_partials(directory):
+    """Partial files of a backup that was killed: under the operations lock no
+    other backup can be writing them, and they are never a backup."""
+    for leftover in directory.glob("tinylink-*.partial*"):
+        leftover.unlink(missing_ok=True)

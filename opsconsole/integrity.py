@@ -4,7 +4,7 @@ TinyLink's invariants. Every finding is listed; none is fixed here."""
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 
 from links.codes import validate_short_code
 from links.targets import validate_target_url
@@ -77,15 +77,26 @@ def check_integrity(*, alias="default", progress=None):
     result.notes += notes
     result.checked.append(f"{engine.vendor} storage")
     connection = connections[alias]
-    with connection.cursor() as cursor:
-        for name, query in _INVARIANT_QUERIES:
-            cursor.execute(query)
-            rows = cursor.fetchall()
-            if rows:
-                result.findings.append(Finding(name, _examples(rows)))
-            result.checked.append(name)
-    result.findings += _check_rows_against_rules(connection, progress)
-    result.checked.append("short codes and targets follow the rules")
+    for name, query in _INVARIANT_QUERIES:
+        try:
+            with transaction.atomic(using=alias), connection.cursor() as cursor:
+                cursor.execute(query)
+                rows = cursor.fetchall()
+        except DatabaseError as exc:
+            # A damaged page can make the query itself fail: that is a
+            # finding too, not a reason to stop checking.
+            result.findings.append(Finding(name, f"could not be checked: {exc}"))
+            continue
+        if rows:
+            result.findings.append(Finding(name, _examples(rows)))
+        result.checked.append(name)
+    try:
+        result.findings += _check_rows_against_rules(connection, progress)
+        result.checked.append("short codes and targets follow the rules")
+    except DatabaseError as exc:
+        result.findings.append(
+            Finding("short codes and targets", f"could not be read: {exc}")
+        )
     return result
 
 

@@ -118,13 +118,27 @@ class PostgreSQLEngine(Engine):
     def operations_lock(self, kind):
         conn = self._connect(autocommit=True)
         try:
+            # The application name tells a refused operation who holds the lock.
+            conn.execute(
+                sql.SQL("SET application_name = {}").format(
+                    sql.Literal(f"tinylink-ops:{kind}")
+                )
+            )
             got = conn.execute(
                 "SELECT pg_try_advisory_lock(%s)", [_OPS_LOCK_KEY]
             ).fetchone()[0]
             if not got:
+                holder = conn.execute(
+                    "SELECT a.application_name, a.pid FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted",
+                    [_OPS_LOCK_KEY & 0xFFFFFFFF],
+                ).fetchone()
+                who = "another TinyLink data operation"
+                if holder and holder[0].startswith("tinylink-ops:"):
+                    who = f"{holder[0].split(':', 1)[1]} (pid {holder[1]})"
                 raise OpsError(
-                    "another TinyLink data operation is running on this "
-                    "database; wait for it to finish."
+                    f"{who} is running on this database; wait for it to finish."
                 )
             try:
                 yield
@@ -229,10 +243,11 @@ class PostgreSQLEngine(Engine):
         )
         if result.returncode != 0:
             lines = [line for line in result.stderr.splitlines() if line.strip()]
-            raise OpsError(
-                "pg_restore failed, the database is unchanged: "
-                + (lines[-1] if lines else f"exit {result.returncode}")
-            )
+            # The reason is on the "ERROR:" line; the last lines only quote
+            # the statement that failed.
+            errors = [line for line in lines if "ERROR:" in line]
+            reason = (errors or lines or [f"exit {result.returncode}"])[0]
+            raise OpsError(f"pg_restore failed, the database is unchanged: {reason}")
 
     def load(self, artifact, *, progress=None):
         # Pooled connections must not hold locks that --clean needs.

@@ -184,11 +184,15 @@ class SQLiteEngine(Engine):
         """PRAGMA integrity_check and foreign_key_check on a fresh connection
         (so a page cache of Django's cannot hide a corrupted page)."""
         findings = []
-        try:
-            with closing(_connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+        with closing(_connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+            try:
                 rows = [row[0] for row in db.execute("PRAGMA integrity_check")]
                 if rows != ["ok"]:
                     findings += [("sqlite integrity_check", row) for row in rows[:20]]
+            except sqlite3.DatabaseError as exc:
+                findings.append(("sqlite integrity_check", str(exc)))
+            # Separately: a failed integrity_check must not skip this one.
+            try:
                 for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
                     findings.append(
                         (
@@ -196,8 +200,8 @@ class SQLiteEngine(Engine):
                             f"{table} row {rowid} points at a missing {parent}",
                         )
                     )
-        except sqlite3.DatabaseError as exc:
-            findings.append(("sqlite integrity_check", str(exc)))
+            except sqlite3.DatabaseError as exc:
+                findings.append(("sqlite foreign_key_check", str(exc)))
         return findings, []
 
     def maintain(self, *, vacuum, analyze, reindex, optimize, progress=None):

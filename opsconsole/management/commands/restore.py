@@ -35,31 +35,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, backup, interactive, **options):
-        try:
-            manifest = verify_backup(backup).manifest
-        except OpsError as exc:
-            raise CommandError(str(exc)) from exc
-        if interactive:
-            counts = manifest["row_counts"].get("links_link", "?")
-            prompt = (
-                f"This replaces ALL data in the database with the backup of "
-                f"{manifest['created_at']} ({counts} links).\n"
-                "A safety backup of the current data is taken first.\n"
-                "Type 'yes' to continue, or 'no' to cancel: "
-            )
-            try:
-                answer = input(prompt)
-            except EOFError:
-                raise CommandError(
-                    "No answer on standard input; pass --noinput to restore "
-                    "without asking."
-                ) from None
-            if answer.strip() != "yes":
-                raise CommandError("Restore cancelled.")
         started_at, started = timezone.now(), time.monotonic()
         try:
+            manifest = verify_backup(backup).manifest
+            if interactive:
+                self._confirm(manifest)
             result = restore_backup(backup)
         except OpsError as exc:
+            # The data is unchanged, so this row survives (a restore that
+            # succeeded would have replaced the table under it).
             record_finished(
                 "restore",
                 trigger="command",
@@ -68,6 +52,8 @@ class Command(BaseCommand):
                 started_at=started_at,
                 duration=time.monotonic() - started,
             )
+            if options["json"]:
+                self.stdout.write(json.dumps({"ok": False, "error": str(exc)}))
             raise CommandError(str(exc)) from exc
         summary = (
             f"Restored {result.path.name} in {result.duration_seconds:.1f} s; "
@@ -75,12 +61,15 @@ class Command(BaseCommand):
         )
         if result.migrations_applied:
             summary += f" Applied migrations: {', '.join(result.migrations_applied)}."
+        for difference in result.count_differences:
+            self.stderr.write(f"note: rows changed since the load: {difference}")
         payload = {
             "ok": True,
             "path": str(result.path),
             "safety_backup": str(result.safety_backup),
             "duration_seconds": round(result.duration_seconds, 3),
             "row_counts": result.row_counts,
+            "count_differences": result.count_differences,
             "migrations_applied": result.migrations_applied,
         }
         record_finished(
@@ -92,7 +81,23 @@ class Command(BaseCommand):
             duration=result.duration_seconds,
             result=payload,
         )
-        if options["json"]:
-            self.stdout.write(json.dumps(payload, sort_keys=True))
-        else:
-            self.stdout.write(summary)
+        self.stdout.write(
+            json.dumps(payload, sort_keys=True) if options["json"] else summary
+        )
+
+    def _confirm(self, manifest):
+        counts = manifest["row_counts"].get("links_link", "?")
+        prompt = (
+            f"This replaces ALL data in the database with the backup of "
+            f"{manifest['created_at']} ({counts} links).\n"
+            "A safety backup of the current data is taken first.\n"
+            "Type 'yes' to continue, or 'no' to cancel: "
+        )
+        try:
+            answer = input(prompt)
+        except EOFError:
+            raise OpsError(
+                "No answer on standard input; pass --noinput to restore without asking."
+            ) from None
+        if answer.strip() != "yes":
+            raise OpsError("Restore cancelled.")

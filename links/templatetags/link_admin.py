@@ -1,0 +1,54 @@
+"""The links summary on the admin index: {% link_summary as summary %}."""
+
+from datetime import timedelta
+
+from django import template
+from django.core.cache import cache
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from links.admin_changelist import table_row_count
+from links.models import Link, LinkDailyClicks
+
+register = template.Library()
+
+WEEK_DAYS = 7
+CACHE_KEY = "links:admin-summary"
+# Counting active links reads every link (about 200 ms per million on
+# PostgreSQL, 1 s on SQLite): done at most once a minute per cache, not on
+# every visit to the admin index.
+CACHE_SECONDS = 60
+
+
+@register.simple_tag
+def link_summary():
+    """The numbers of the admin index's link summary, up to a minute old."""
+    summary = cache.get(CACHE_KEY)
+    if summary is None:
+        summary = compute_summary()
+        cache.set(CACHE_KEY, summary, CACHE_SECONDS)
+    return summary
+
+
+def compute_summary():
+    """Total links (PostgreSQL's estimate when the table is large), active
+    links, and clicks on the current UTC day and the last seven UTC days
+    (today included), summed from the daily counters, not from the links."""
+    now = timezone.now()
+    total, total_is_estimate = table_row_count(Link)
+    clicks = recent_clicks(now.date())
+    return {
+        "as_of": now,
+        "total": total,
+        "total_is_estimate": total_is_estimate,
+        "active": Link.objects.active(now).count(),
+        "clicks_today": clicks["today"] or 0,
+        "clicks_week": clicks["week"] or 0,
+    }
+
+
+def recent_clicks(today):
+    """{"today": n, "week": n}: one range over the daily counters' days."""
+    return LinkDailyClicks.objects.filter(
+        day__gte=today - timedelta(days=WEEK_DAYS - 1), day__lte=today
+    ).aggregate(today=Sum("clicks", filter=Q(day=today)), week=Sum("clicks"))
