@@ -37,19 +37,15 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, add_engine_argument, add_server_arguments, throwaway_database
+
 DAILY_EVERY = 10
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--engine",
-        choices=["postgresql", "sqlite", "both"],
-        default="both",
-        help="which database engine(s) to measure (default: both)",
-    )
+    add_engine_argument(parser)
     parser.add_argument(
         "--links",
         type=int,
@@ -60,15 +56,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--runs", type=int, default=3, help="timed runs of each (default: 3)"
     )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"),
-        help="PostgreSQL server URL without a database name (default: $PG_URL or "
-        "postgres://postgres@127.0.0.1:5432)",
-    )
-    parser.add_argument(
-        "--json", dest="json_path", help="also write the raw results to this file"
-    )
+    add_server_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -162,13 +150,6 @@ def run_measured(command, env):
 # --- databases -----------------------------------------------------------------
 
 
-def _pg_admin(pg_url, statement):
-    import psycopg
-
-    with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
 FILL_LINKS = (
     "INSERT INTO links_link (short_code, target_url, created_at, updated_at, "
     "click_count, is_active) SELECT 'b' || n, "
@@ -242,70 +223,61 @@ def measure_engine(engine, links, args):
         "BACKUP_DIR": str(tmpdir / "ours"),
     }
     name = f"tinylink_bench_backup_{os.getpid()}"
-    if engine == "postgresql":
-        _pg_admin(args.pg_url, f"CREATE DATABASE {name}")
-        env["DATABASE_URL"] = f"{args.pg_url}/{name}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmpdir}/bench.db"
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-        started = time.perf_counter()
-        if engine == "sqlite":
-            fill_sqlite(tmpdir / "bench.db", links)
-        else:
-            fill_postgresql(env["DATABASE_URL"], links)
-        fill_s = time.perf_counter() - started
-        size = database_size(engine, env)
-        runs = {"ours": [], "baseline": [], "startup": []}
-        label = ""
-        for run in range(args.runs):
-            # In turns, so a noisy neighbour hurts both alike.
-            destination = tmpdir / f"baseline-{run}"
-            command, label = baseline_command(engine, env, destination)
-            wall, peak, tree, _ = run_measured(command, env)
-            runs["baseline"].append(
-                {
-                    "wall_s": wall,
-                    "peak_rss": peak,
-                    "tree_pss": tree,
-                    "artifact_size": destination.stat().st_size,
-                }
-            )
-            destination.unlink()
-            wall, peak, tree, out = run_measured(
-                [sys.executable, "manage.py", "backup", "--json", "--keep", "1"], env
-            )
-            payload = json.loads(out)
-            runs["ours"].append(
-                {
-                    "wall_s": wall,
-                    "backup_s": payload["duration_seconds"],
-                    "peak_rss": peak,
-                    "tree_pss": tree,
-                    "artifact_size": payload["size"],
-                }
-            )
-            wall, peak, tree, _ = run_measured(
-                [sys.executable, "manage.py", "check"], env
-            )
-            runs["startup"].append({"wall_s": wall, "peak_rss": peak, "tree_pss": tree})
-        return {
-            "engine": engine,
-            "links": links,
-            "database_size": size,
-            "fill_s": fill_s,
-            "baseline": label,
-            "runs": runs,
-            "load_average": os.getloadavg(),
-        }
+        with throwaway_database(engine, args.pg_url, name, env, tmpdir / "bench.db"):
+            started = time.perf_counter()
+            if engine == "sqlite":
+                fill_sqlite(tmpdir / "bench.db", links)
+            else:
+                fill_postgresql(env["DATABASE_URL"], links)
+            fill_s = time.perf_counter() - started
+            size = database_size(engine, env)
+            runs = {"ours": [], "baseline": [], "startup": []}
+            label = ""
+            for run in range(args.runs):
+                # In turns, so a noisy neighbour hurts both alike.
+                destination = tmpdir / f"baseline-{run}"
+                command, label = baseline_command(engine, env, destination)
+                wall, peak, tree, _ = run_measured(command, env)
+                runs["baseline"].append(
+                    {
+                        "wall_s": wall,
+                        "peak_rss": peak,
+                        "tree_pss": tree,
+                        "artifact_size": destination.stat().st_size,
+                    }
+                )
+                destination.unlink()
+                wall, peak, tree, out = run_measured(
+                    [sys.executable, "manage.py", "backup", "--json", "--keep", "1"],
+                    env,
+                )
+                payload = json.loads(out)
+                runs["ours"].append(
+                    {
+                        "wall_s": wall,
+                        "backup_s": payload["duration_seconds"],
+                        "peak_rss": peak,
+                        "tree_pss": tree,
+                        "artifact_size": payload["size"],
+                    }
+                )
+                wall, peak, tree, _ = run_measured(
+                    [sys.executable, "manage.py", "check"], env
+                )
+                runs["startup"].append(
+                    {"wall_s": wall, "peak_rss": peak, "tree_pss": tree}
+                )
+            return {
+                "engine": engine,
+                "links": links,
+                "database_size": size,
+                "fill_s": fill_s,
+                "baseline": label,
+                "runs": runs,
+                "load_average": os.getloadavg(),
+            }
     finally:
-        if engine == "postgresql":
-            _pg_admin(args.pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 

@@ -5,28 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('links', '0002_api_tokens'),
+        ("links", "0002_api_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='link',
-            name='expires_at',
+            model_name="link",
+            name="expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='link',
-            index=models.Index(condition=models.Q(('is_active', False)), fields=['-created_at'], name='link_inactive_created'),
+            model_name="link",
+            index=models.Index(
+                condition=models.Q(("is_active", False)),
+                fields=["-created_at"],
+                name="link_inactive_created",
+            ),
         ),
         migrations.AddIndex(
-            model_name='link',
-            index=models.Index(fields=['expires_at', 'id'], name='link_expires_id'),
+            model_name="link",
+            index=models.Index(fields=["expires_at", "id"], name="link_expires_id"),
         ),
         migrations.AddIndex(
-            model_name='linkdailyclicks',
-            index=models.Index(fields=['day'], name='daily_clicks_day'),
+            model_name="linkdailyclicks",
+            index=models.Index(fields=["day"], name="daily_clicks_day"),
         ),
     ]

@@ -10,26 +10,10 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
-from links.auth import issue_token
 from links.models import Link, LinkDailyClicks
+from tests.links.api_helpers import make
 
-
-@pytest.fixture(autouse=True)
-def _no_rate_limits(settings):
-    settings.RATE_LIMIT_WRITES = ""
-
-
-@pytest.fixture
-def api(user):
-    _, key = issue_token(user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
-def make(code, owner, **fields):
-    fields.setdefault("target_url", f"https://example.com/{code}")
-    return Link.objects.create(short_code=code, owner=owner, **fields)
+pytestmark = pytest.mark.usefixtures("_no_rate_limits")
 
 
 # --- QR -----------------------------------------------------------------------

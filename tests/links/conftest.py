@@ -1,0 +1,82 @@
+"""Fixtures shared by several tests/links modules.
+
+None is autouse: modules that want them say so with
+`pytestmark = pytest.mark.usefixtures(...)`."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from links import ratelimit
+from links.auth import issue_token
+from links.models import Link
+from links.templatetags.link_admin import CACHE_KEY
+from tests.links.admin_helpers import make_link
+from tests.links.ratelimit_helpers import NOW, Clock
+
+
+@pytest.fixture
+def _fresh_summary():
+    # The admin index's summary is cached for a minute.
+    cache.delete(CACHE_KEY)
+    yield
+    cache.delete(CACHE_KEY)
+
+
+@pytest.fixture
+def states(db):
+    """One link in each state, keyed by state."""
+    now = timezone.now()
+    return {
+        "active": make_link("act1"),
+        "expired": make_link("exp1", expires_at=now - timedelta(hours=1)),
+        "exhausted": make_link("exh1", max_clicks=3, click_count=3),
+        "inactive": make_link("ina1", is_active=False),
+    }
+
+
+@pytest.fixture
+def _no_rate_limits(settings):
+    settings.RATE_LIMIT_WRITES = ""
+
+
+@pytest.fixture
+def api(user):
+    _, key = issue_token(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def _clean_counters():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Pins the time the limiter reads, so no test can cross a window edge."""
+    pinned = Clock(NOW)
+    monkeypatch.setattr(ratelimit, "time", pinned)
+    return pinned
+
+
+@pytest.fixture
+def _no_trusted_proxies(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    settings.TRUSTED_PROXY_NETWORKS = []
+
+
+@pytest.fixture
+def link(db):
+    return Link.objects.create(short_code="go", target_url="https://example.com/")
+
+
+@pytest.fixture
+def three_per_minute(settings):
+    settings.RATE_LIMIT_REDIRECTS = "3/minute"
