@@ -14,6 +14,11 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A persistent (not temporary) place for SQLite files that checks look at:
+# the checkout itself may live under /tmp, which opsconsole.W001 flags.
+PERSISTENT_DIR = Path.home() / ".cache" / "tinylink-tests"
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.servers import PERSISTENT_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PRODUCTION_ENV = {
@@ -46,8 +48,11 @@ def test_check_deploy_with_production_settings_is_clean(tmp_path):
         "--deploy",
         "--fail-level",
         "WARNING",
-        # Under the project's data/, not /tmp: a temporary path is a warning.
-        env={**PRODUCTION_ENV, "DATABASE_URL": "sqlite:///data/check_deploy.db"},
+        # Not under /tmp (where a checkout may live): that is a warning.
+        env={
+            **PRODUCTION_ENV,
+            "DATABASE_URL": f"sqlite:///{PERSISTENT_DIR / 'check_deploy.db'}",
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
