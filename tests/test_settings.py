@@ -30,7 +30,13 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, env=None):
-    full_env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set while browser tests run; no deployment
+    # has it, and check --deploy rightly complains about it.
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in PRODUCTION_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "manage.py", *args],

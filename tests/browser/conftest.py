@@ -11,9 +11,6 @@ from tests.servers import GunicornServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-# Playwright's sync API keeps an event loop on the main thread; the ORM calls
-# that the tests make between page actions are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _chromium_missing_reason():
@@ -35,6 +32,22 @@ def browser():
         pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop on the main thread; the ORM
+    # calls the tests make between page actions are still synchronous code.
+    # Only for as long as the browser runs: subprocesses started by other
+    # tests (manage.py check --deploy) must not inherit it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch(sync_playwright)
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _launch(sync_playwright):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

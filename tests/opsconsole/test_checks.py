@@ -46,6 +46,8 @@ CONFIG_VARIABLES = (
     "RATE_LIMIT_REDIRECTS",
     "WEB_CONCURRENCY",
     "PROMETHEUS_MULTIPROC_DIR",
+    # Set while the browser tests run (Playwright); a deployment never has it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
