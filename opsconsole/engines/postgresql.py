@@ -121,7 +121,7 @@ class PostgreSQLEngine(Engine):
             # The application name tells a refused operation who holds the lock.
             conn.execute(
                 sql.SQL("SET application_name = {}").format(
-                    sql.Literal(f"tinylink-ops:{kind}")
+                    sql.Literal(f"tinylink-ops:{kind}:{os.getpid()}")
                 )
             )
             got = conn.execute(
@@ -136,7 +136,9 @@ class PostgreSQLEngine(Engine):
                 ).fetchone()
                 who = "another TinyLink data operation"
                 if holder and holder[0].startswith("tinylink-ops:"):
-                    who = f"{holder[0].split(':', 1)[1]} (pid {holder[1]})"
+                    # The holder's own process id, as the SQLite lock file says.
+                    _, holder_kind, holder_pid = holder[0].split(":", 2)
+                    who = f"{holder_kind} (pid {holder_pid})"
                 raise OpsError(
                     f"{who} is running on this database; wait for it to finish."
                 )
