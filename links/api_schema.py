@@ -88,7 +88,12 @@ E415 = _error(
     415, "unsupported_media_type", 'Unsupported media type "text/plain" in request.'
 )
 E429 = _error(429, "throttled", "Too many requests; slow down.", {"retry_after": 42})
-COMMON = {401: E401, 429: E429}
+E503 = _error(
+    503,
+    "unavailable",
+    "TinyLink is briefly unavailable; please try again in a moment.",
+)
+COMMON = {401: E401, 429: E429, 503: E503}
 
 LINK_EXAMPLE = {
     "short_code": "docs2",

@@ -3,9 +3,15 @@
 {"error": {"code": "gone", "message": "...", "details": {...}, "request_id": "..."}}
 """
 
-from django.http import JsonResponse
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils.cache import add_never_cache_headers
+
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 def wants_json(request):
@@ -54,6 +60,35 @@ def error_response(
     return response
 
 
+def database_unavailable(request, exc):
+    """503 + Retry-After when exc says the database cannot be reached, else None.
+
+    A lost server, an exhausted pool or a SQLite writer that waited out its
+    busy timeout pass; a 500 would tell clients and load balancers that
+    retrying is pointless. The traceback still goes to the log.
+    """
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    logging.getLogger("tinylink.unavailable").error(
+        "database unavailable: %s",
+        exc.__class__.__name__,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    message = "TinyLink is briefly unavailable; please try again in a moment."
+    headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+    if wants_json(request):
+        return json_error(request, 503, "unavailable", message, headers=headers)
+    # Rendered without the request: the base layout asks request.user, one
+    # more trip to the database that is not there.
+    response = HttpResponse(
+        loader.render_to_string("503.html", {"message": message}),
+        status=503,
+        headers=headers,
+    )
+    add_never_cache_headers(response)
+    return response
+
+
 _API_CODES = {
     400: "validation_error",
     401: "not_authenticated",
@@ -95,8 +130,6 @@ def _message_and_details(exc, status):
 
 def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every API error in the one envelope."""
-    import logging
-
     from django.core.exceptions import PermissionDenied, RequestDataTooBig
     from django.http import Http404
     from rest_framework import exceptions
@@ -113,6 +146,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    unavailable = database_unavailable(request, exc)
+    if unavailable is not None:
+        return unavailable
     if not isinstance(exc, exceptions.APIException):
         logging.getLogger("links.api").error(
             "Unhandled API error", exc_info=(type(exc), exc, exc.__traceback__)

@@ -5,6 +5,7 @@ concurrent requests across gunicorn workers (with Redis) count exactly; DRF's
 own throttles read-modify-write a timestamp list and lose hits under load.
 """
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ _RATE_RE = re.compile(
     r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$"
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+logger = logging.getLogger("links.ratelimit")
+# One warning per process per interval while the cache is down, not one per
+# request: the hot path must not flood the log.
+_WARN_EVERY_SECONDS = 60
+_last_warning = [None]
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,28 @@ def parse_rate(text):
 
 
 def hit(scope, key, rate, now=None):
-    """Count one request; returns seconds to wait when over the limit, else 0."""
+    """Count one request; returns seconds to wait when over the limit, else 0.
+
+    Fails open: when the cache cannot be reached the request is let through.
+    A limiter that turned a Redis outage into an outage of every redirect
+    would do more harm than the abuse it guards against.
+    """
     now = time.time() if now is None else now
+    try:
+        return _count(scope, key, rate, now)
+    except Exception as exc:  # noqa: BLE001 - any cache backend's error
+        last = _last_warning[0]
+        if last is None or time.monotonic() - last >= _WARN_EVERY_SECONDS:
+            _last_warning[0] = time.monotonic()
+            logger.warning(
+                "rate limits are off: the cache cannot be reached (%s: %s)",
+                exc.__class__.__name__,
+                exc,
+            )
+        return 0
+
+
+def _count(scope, key, rate, now):
     window = int(now // rate.period)
     cache_key = f"rl:{scope}:{key}:{window}"
     # The key outlives its window a little, so clock skew between workers

@@ -1,4 +1,4 @@
-"""Request IDs and the one log line per request."""
+"""Request IDs, the one log line per request, probes and database outages."""
 
 import logging
 import re
@@ -7,6 +7,7 @@ import uuid
 
 from django.utils.functional import empty
 
+from links.errors import database_unavailable
 from opsconsole.logging import monotonic_ms, request_id_var
 
 logger = logging.getLogger("tinylink.request")
@@ -77,3 +78,23 @@ class HealthProbeMiddleware:
         if probe is not None:
             return probe(request)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that cannot reach the database answers 503 with Retry-After.
+
+    A lost database server, a full connection pool or a SQLite writer that
+    waited out its busy timeout are passing conditions, not bugs: a 500
+    tells clients and load balancers that retrying is pointless, while 503
+    + Retry-After tells them to come back. The traceback still goes to the
+    log for the operator.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return database_unavailable(request, exception)

@@ -1,5 +1,7 @@
 """The links summary on the admin index: {% link_summary as summary %}."""
 
+import contextlib
+import logging
 from datetime import timedelta
 
 from django import template
@@ -11,6 +13,7 @@ from links.admin_changelist import table_row_count
 from links.models import Link, LinkDailyClicks
 
 register = template.Library()
+logger = logging.getLogger("links.admin")
 
 WEEK_DAYS = 7
 CACHE_KEY = "links:admin-summary"
@@ -23,10 +26,17 @@ CACHE_SECONDS = 60
 @register.simple_tag
 def link_summary():
     """The numbers of the admin index's link summary, up to a minute old."""
-    summary = cache.get(CACHE_KEY)
+    try:
+        summary = cache.get(CACHE_KEY)
+    except Exception as exc:  # noqa: BLE001 - any cache backend's error
+        # The admin is where operators go during an incident: a Redis outage
+        # must not take its index page down. Count without the cache.
+        logger.warning("admin summary computed without the cache: %s", exc)
+        return compute_summary()
     if summary is None:
         summary = compute_summary()
-        cache.set(CACHE_KEY, summary, CACHE_SECONDS)
+        with contextlib.suppress(Exception):
+            cache.set(CACHE_KEY, summary, CACHE_SECONDS)
     return summary
 
 

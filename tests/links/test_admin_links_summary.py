@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -53,6 +54,21 @@ def test_admin_index_summary_is_counted_once_a_minute(admin_client, db):
     assert not [q for q in queries if "links_link" in q["sql"]]
     cache.delete(CACHE_KEY)
     assert 'id="link-summary-active">2<' in admin_client.get("/admin/").text
+
+
+def test_admin_index_works_and_counts_when_the_cache_is_down(admin_client, db):
+    make_link("one")
+    # Port 1 has no listener: Redis refuses at once, as a stopped one does.
+    dead_redis = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    with override_settings(CACHES=dead_redis):
+        response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert 'id="link-summary-active">1<' in response.text
 
 
 def test_admin_index_hides_the_summary_without_link_permission(client, db):

@@ -204,7 +204,7 @@ def test_probes_report_the_outage_and_recover_without_a_restart(server, proxy):
     ("accept", "content_type"),
     [(JSON, "application/json"), (HTML, "text/html")],
 )
-def test_redirect_during_the_outage_is_a_500_without_a_traceback(
+def test_redirect_during_the_outage_is_a_503_to_retry_without_a_traceback(
     server, proxy, accept, content_type
 ):
     Link.objects.create(short_code="up", target_url="https://example.com/")
@@ -214,17 +214,24 @@ def test_redirect_during_the_outage_is_a_500_without_a_traceback(
     status, headers, body = http_request(f"{server.url}/up", headers=accept)
     proxy.restore()
 
-    assert status == 500
+    assert status == 503
+    assert headers["Retry-After"] == "5"
+    assert "no-store" in headers["Cache-Control"]
     assert headers["Content-Type"].startswith(content_type)
     assert b"Traceback" not in body
     assert b'File "' not in body
+    message = "TinyLink is briefly unavailable; please try again in a moment."
     if content_type == "application/json":
         assert json.loads(body)["error"] == {
-            "code": "server_error",
-            "message": "Something went wrong on our side; it has been logged.",
+            "code": "unavailable",
+            "message": message,
             "details": {},
             "request_id": headers["X-Request-ID"],
         }
+    else:
+        assert message.encode() in body
     # The error is logged with its traceback, for the operator.
-    assert "Traceback" in server.log()
+    log = server.log()
+    assert "database unavailable: OperationalError" in log
+    assert "Traceback" in log
     assert wait_for(lambda: get(server, "/up")[0] == 302, RECOVERY_SECONDS)

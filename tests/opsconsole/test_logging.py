@@ -177,28 +177,21 @@ def test_a_page_that_uses_the_user_logs_its_id(client, user, request_log):
 def test_a_server_error_is_logged_with_traceback_and_request_id(
     client, db, settings, json_log, request_log
 ):
-    # A real failure: redirects are rate-limited in a cache that is down.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    settings.RATE_LIMIT_REDIRECTS = "100/minute"
+    settings.ROOT_URLCONF = "tests.opsconsole.failing_urls"
     errors = json_log("django.request")
     client.raise_request_exception = False
 
-    response = client.get("/go", HTTP_X_REQUEST_ID="req-broken-cache", **JSON)
+    response = client.get("/test/fail", HTTP_X_REQUEST_ID="req-broken-view", **JSON)
 
     assert response.status_code == 500
-    assert response.json()["error"]["request_id"] == "req-broken-cache"
+    assert response.json()["error"]["request_id"] == "req-broken-view"
     (error,) = errors()
     assert error["level"] == "ERROR"
-    assert error["request_id"] == "req-broken-cache"
+    assert error["request_id"] == "req-broken-view"
     assert "Traceback" in error["exc_info"]
-    assert "ConnectionError" in error["exc_info"]
+    assert "RuntimeError: a bug, on purpose" in error["exc_info"]
     (entry,) = request_log()
-    assert (entry["status"], entry["request_id"]) == (500, "req-broken-cache")
+    assert (entry["status"], entry["request_id"]) == (500, "req-broken-view")
 
 
 # --- X-Request-ID ---------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""Redis down: rate limits fail open, redirects and writes keep working.
+
+A limiter that turned a cache outage into an outage of every redirect would
+do more harm than the abuse it guards against; /health/ready reports the
+cache instead.
+"""
+
+import contextlib
+import json
+import logging
+import socket
+
+import pytest
+
+from links.models import Link
+from tests.links.ratelimit_helpers import JSON, api_for
+from tests.servers import GunicornServer, http_request
+
+pytestmark = pytest.mark.usefixtures("_no_trusted_proxies")
+
+# Port 1 (tcpmux) has no listener: connections are refused at once.
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+@pytest.fixture
+def dead_cache(settings):
+    settings.CACHES = DEAD_REDIS
+    settings.RATE_LIMIT_REDIRECTS = "3/minute"
+    settings.RATE_LIMIT_WRITES = "3/minute"
+
+
+@pytest.fixture
+def _warn_every_time(monkeypatch):
+    from links import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_last_warning", [None])
+
+
+@pytest.mark.usefixtures("dead_cache", "_warn_every_time")
+def test_redirects_pass_and_count_when_the_cache_is_unreachable(client, link, caplog):
+    with caplog.at_level(logging.WARNING, logger="links.ratelimit"):
+        statuses = [client.get("/go", **JSON).status_code for _ in range(5)]
+    # Over the 3/minute limit, and still let through: the limit is off.
+    assert statuses == [302] * 5
+    link.refresh_from_db()
+    assert link.click_count == 5
+    # Warned once, not once per request.
+    warnings = [r for r in caplog.records if r.name == "links.ratelimit"]
+    assert len(warnings) == 1
+    assert (
+        warnings[0]
+        .getMessage()
+        .startswith("rate limits are off: the cache cannot be reached (ConnectionError")
+    )
+
+
+@pytest.mark.usefixtures("dead_cache", "_warn_every_time")
+def test_api_writes_pass_when_the_cache_is_unreachable(user):
+    api = api_for(user)
+    for n in range(5):
+        response = api.post(
+            "/api/links", {"target_url": f"https://example.com/{n}"}, format="json"
+        )
+        assert response.status_code == 201, response.content
+    assert Link.objects.owned_by(user).count() == 5
+
+
+@contextlib.contextmanager
+def silent_redis():
+    """A port that accepts connections and never answers: a hung Redis, or a
+    firewall that drops packets. Without socket timeouts every request that
+    touches the cache would wait forever."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@pytest.mark.slow
+def test_a_hung_redis_costs_a_bounded_wait_under_gunicorn(transactional_db, tmp_path):
+    Link.objects.create(short_code="up", target_url="https://example.com/")
+    with silent_redis() as port:
+        server = GunicornServer(
+            tmp_path,
+            workers=1,
+            threads=2,
+            extra_env={
+                "CACHE_URL": f"redis://127.0.0.1:{port}/0",
+                "CACHE_SOCKET_TIMEOUT": "0.5",
+                "RATE_LIMIT_REDIRECTS": "600/minute",
+            },
+        )
+        server.start()
+        try:
+            # Without CACHE_SOCKET_TIMEOUT this would wait until the client
+            # gives up (TimeoutError fails the test).
+            status, headers, _ = http_request(f"{server.url}/up", timeout=20)
+            ready_status, _, ready_body = http_request(
+                f"{server.url}/health/ready", timeout=20
+            )
+        finally:
+            server.stop()
+    assert status == 302
+    assert headers["Location"] == "https://example.com/"
+    assert Link.objects.get(short_code="up").click_count == 1
+    assert ready_status == 503
+    assert json.loads(ready_body)["checks"]["cache"] == "unavailable"
+    assert "rate limits are off" in server.log()

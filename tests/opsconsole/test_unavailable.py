@@ -1,0 +1,113 @@
+"""A database that cannot serve a request answers 503 + Retry-After, not 500.
+
+Another connection holds a lock that blocks writers, and this connection
+waits only briefly: the redirect's click update then fails as it would when
+the server is gone, the pool is exhausted or a SQLite writer outlasts the
+busy timeout. Real locks on the real database, on SQLite and PostgreSQL.
+"""
+
+import contextlib
+import logging
+import sqlite3
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from links.models import Link
+from tests.servers import database_url
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+HTML = {"HTTP_ACCEPT": "text/html"}
+MESSAGE = "TinyLink is briefly unavailable; please try again in a moment."
+
+
+@contextlib.contextmanager
+def writers_blocked():
+    """Another connection holds the write lock; ours gives up after 200 ms."""
+    if connection.vendor == "sqlite":
+        other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # in WAL mode readers still read
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 200")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+            busy_ms = int(settings.DATABASES["default"]["OPTIONS"]["timeout"] * 1000)
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+    else:
+        other = psycopg.connect(database_url())
+        other.execute("LOCK TABLE links_link IN EXCLUSIVE MODE")  # reads pass
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+            # The pool hands this connection to the next test.
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+
+
+@pytest.fixture
+def link(transactional_db):
+    return Link.objects.create(short_code="up", target_url="https://example.com/")
+
+
+def test_a_redirect_that_cannot_count_its_click_is_503_json(client, link, caplog):
+    with writers_blocked(), caplog.at_level(logging.ERROR):
+        response = client.get("/up", **JSON)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "no-store" in response["Cache-Control"]
+    assert response.json()["error"] == {
+        "code": "unavailable",
+        "message": MESSAGE,
+        "details": {},
+        "request_id": response["X-Request-ID"],
+    }
+    # The operator gets the cause with its traceback.
+    [record] = [r for r in caplog.records if r.name == "tinylink.unavailable"]
+    assert record.getMessage() == "database unavailable: OperationalError"
+    assert record.exc_info is not None
+    # Nothing was counted, and the lock gone, the link works and counts again.
+    link.refresh_from_db()
+    assert link.click_count == 0
+    assert client.get("/up").status_code == 302
+    link.refresh_from_db()
+    assert link.click_count == 1
+
+
+def test_a_browser_gets_a_plain_503_page(client, link):
+    with writers_blocked():
+        response = client.get("/up", **HTML)
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert response["Retry-After"] == "5"
+    body = response.content.decode()
+    assert MESSAGE in body
+    assert "Traceback" not in body
+
+
+def test_an_api_write_that_cannot_reach_the_database_is_503_in_the_envelope(
+    transactional_db, link, django_user_model
+):
+    from rest_framework.test import APIClient
+
+    staff = django_user_model.objects.create_user("ops", is_staff=True)
+    api = APIClient()
+    api.force_authenticate(staff)
+    with writers_blocked():
+        response = api.patch(
+            "/api/links/up", {"target_url": "https://example.org/"}, format="json"
+        )
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "unavailable"
+    link.refresh_from_db()
+    assert link.target_url == "https://example.com/"
