@@ -1,11 +1,8 @@
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.auth import get_user_model
-from django.db.models import Case, F, Value, When
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -223,31 +220,16 @@ class LinkAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected links", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = queryset.filter(is_active=True).update(
-            is_active=False, updated_at=timezone.now()
-        )
+        count = queryset.set_active(False)
         self.message_user(request, f"Deactivated {count} link(s).", messages.SUCCESS)
 
     @admin.action(description="Activate selected links", permissions=["change"])
     def activate(self, request, queryset):
-        count = queryset.filter(is_active=False).update(
-            is_active=True, updated_at=timezone.now()
-        )
+        count = queryset.set_active(True)
         self.message_user(request, f"Activated {count} link(s).", messages.SUCCESS)
 
     def _extend_expiry(self, request, queryset, days):
-        # "Extend" never shortens a life: links without an expiry stay
-        # without one. An expired link gets `days` from now (so it redirects
-        # again), a running one `days` on top of its current expiry.
-        now = timezone.now()
-        delta = timedelta(days=days)
-        count = queryset.filter(expires_at__isnull=False).update(
-            expires_at=Case(
-                When(expires_at__gt=now, then=F("expires_at") + delta),
-                default=Value(now + delta),
-            ),
-            updated_at=now,
-        )
+        count = queryset.extend_expiry(days)
         self.message_user(
             request,
             f"Extended the expiry of {count} link(s) by {days} days; links "

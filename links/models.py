@@ -79,6 +79,34 @@ class LinkQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
 
+    # Bulk changes (admin actions) bypass save(); they count as updates here.
+    def set_active(self, active, now=None):
+        """Activate or deactivate; returns how many links changed."""
+        changed = self.exclude(is_active=active).update(
+            is_active=active, updated_at=now or timezone.now()
+        )
+        LINKS_UPDATED.inc(changed)
+        return changed
+
+    def extend_expiry(self, days, now=None):
+        """Give `days` more life; returns how many links changed.
+
+        "Extend" never shortens a life: links without an expiry keep none.
+        An expired link gets `days` from now (so it redirects again), a
+        running one `days` on top of its current expiry.
+        """
+        now = now or timezone.now()
+        delta = timedelta(days=days)
+        changed = self.filter(expires_at__isnull=False).update(
+            expires_at=models.Case(
+                models.When(expires_at__gt=now, then=F("expires_at") + delta),
+                default=models.Value(now + delta),
+            ),
+            updated_at=now,
+        )
+        LINKS_UPDATED.inc(changed)
+        return changed
+
     def create_link(self, *, target_url, short_code=None, **fields):
         """Validate and insert one link; a generated code when none is given.
 

@@ -272,6 +272,36 @@ def test_links_deleted_in_bulk_in_the_admin_count_as_deleted(admin_client):
     assert after - before == 2
 
 
+def test_admin_bulk_actions_count_each_changed_link_as_updated(admin_client):
+    soon = timezone.now() + timedelta(days=1)
+    links = [
+        Link.objects.create(short_code="bulk1", target_url="https://example.com/"),
+        Link.objects.create(
+            short_code="bulk2", target_url="https://example.com/", expires_at=soon
+        ),
+        Link.objects.create(
+            short_code="bulk3",
+            target_url="https://example.com/",
+            expires_at=soon,
+            is_active=False,
+        ),
+    ]
+
+    def run(action):
+        before = value(scrape(admin_client), "tinylink_links_updated_total")
+        response = admin_client.post(
+            "/admin/links/link/",
+            {"action": action, "_selected_action": [link.pk for link in links]},
+        )
+        assert response.status_code == 302
+        return value(scrape(admin_client), "tinylink_links_updated_total") - before
+
+    # Only the links an action changes count: two were active, two expire.
+    assert run("deactivate") == 2
+    assert run("activate") == 3
+    assert run("extend_expiry_7_days") == 2
+
+
 def test_django_prometheus_exports_request_and_database_metrics(client, link):
     vendor = {"alias": "default", "vendor": connection.vendor}
     view = {"view": "links:redirect", "transport": "http", "method": "GET"}
