@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from time import monotonic  # tests pin `time`; the outage clock stays real
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -19,10 +20,13 @@ _RATE_RE = re.compile(
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 logger = logging.getLogger("links.ratelimit")
-# One warning per process per interval while the cache is down, not one per
-# request: the hot path must not flood the log.
-_WARN_EVERY_SECONDS = 60
-_last_warning = [None]
+# After a cache failure the limiter stays off for a while without asking the
+# cache again: a Redis that hangs costs each call the socket timeout, which
+# must not be added to every redirect. One warning per process per minute at
+# most, so the hot path cannot flood the log.
+RETRY_CACHE_AFTER_SECONDS = 10
+WARN_EVERY_SECONDS = 60
+_outage = {"skip_until": 0.0, "warned_at": None}
 
 
 @dataclass(frozen=True)
@@ -52,19 +56,28 @@ def hit(scope, key, rate, now=None):
     A limiter that turned a Redis outage into an outage of every redirect
     would do more harm than the abuse it guards against.
     """
+    if monotonic() < _outage["skip_until"]:
+        return 0
     now = time.time() if now is None else now
     try:
         return _count(scope, key, rate, now)
     except Exception as exc:  # noqa: BLE001 - any cache backend's error
-        last = _last_warning[0]
-        if last is None or time.monotonic() - last >= _WARN_EVERY_SECONDS:
-            _last_warning[0] = time.monotonic()
-            logger.warning(
-                "rate limits are off: the cache cannot be reached (%s: %s)",
-                exc.__class__.__name__,
-                exc,
-            )
+        _cache_failed(exc)
         return 0
+
+
+def _cache_failed(exc):
+    failed_at = monotonic()
+    _outage["skip_until"] = failed_at + RETRY_CACHE_AFTER_SECONDS
+    warned_at = _outage["warned_at"]
+    if warned_at is None or failed_at - warned_at >= WARN_EVERY_SECONDS:
+        _outage["warned_at"] = failed_at
+        logger.warning(
+            "rate limits are off for %ss: the cache cannot be reached (%s: %s)",
+            RETRY_CACHE_AFTER_SECONDS,
+            exc.__class__.__name__,
+            exc,
+        )
 
 
 def _count(scope, key, rate, now):

@@ -22,6 +22,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _cache_reachable(monkeypatch):
+    # After a cache failure the rate limiter stays off for a while in this
+    # process; no test may inherit that from an earlier one.
+    from links import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_outage", {"skip_until": 0.0, "warned_at": None})
+
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("alice", password="correct horse 1")
