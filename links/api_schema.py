@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from links.errors import UNAVAILABLE_MESSAGE
 from links.serializers import (
     BulkResponseSerializer,
     LinkSerializer,
@@ -88,11 +89,7 @@ E415 = _error(
     415, "unsupported_media_type", 'Unsupported media type "text/plain" in request.'
 )
 E429 = _error(429, "throttled", "Too many requests; slow down.", {"retry_after": 42})
-E503 = _error(
-    503,
-    "unavailable",
-    "TinyLink is briefly unavailable; please try again in a moment.",
-)
+E503 = _error(503, "unavailable", UNAVAILABLE_MESSAGE)
 COMMON = {401: E401, 429: E429, 503: E503}
 
 LINK_EXAMPLE = {

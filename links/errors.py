@@ -12,6 +12,7 @@ from django.template import loader
 from django.utils.cache import add_never_cache_headers
 
 RETRY_AFTER_UNAVAILABLE = 5
+UNAVAILABLE_MESSAGE = "TinyLink is briefly unavailable; please try again in a moment."
 
 
 def wants_json(request):
@@ -74,14 +75,15 @@ def database_unavailable(request, exc):
         exc.__class__.__name__,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
-    message = "TinyLink is briefly unavailable; please try again in a moment."
     headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
     if wants_json(request):
-        return json_error(request, 503, "unavailable", message, headers=headers)
+        return json_error(
+            request, 503, "unavailable", UNAVAILABLE_MESSAGE, headers=headers
+        )
     # Rendered without the request: the base layout asks request.user, one
     # more trip to the database that is not there.
     response = HttpResponse(
-        loader.render_to_string("503.html", {"message": message}),
+        loader.render_to_string("503.html", {"message": UNAVAILABLE_MESSAGE}),
         status=503,
         headers=headers,
     )

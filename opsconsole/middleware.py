@@ -5,6 +5,7 @@ import re
 import time
 import uuid
 
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import empty
 
 from links.errors import database_unavailable
@@ -80,7 +81,7 @@ class HealthProbeMiddleware:
         return self.get_response(request)
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """A view that cannot reach the database answers 503 with Retry-After.
 
     A lost database server, a full connection pool or a SQLite writer that
@@ -89,12 +90,6 @@ class DatabaseUnavailableMiddleware:
     + Retry-After tells them to come back. The traceback still goes to the
     log for the operator.
     """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         return database_unavailable(request, exception)

@@ -15,6 +15,7 @@ from tests.links.admin_helpers import (
     CHANGELIST,
     make_link,
 )
+from tests.outages import DEAD_REDIS
 
 pytestmark = pytest.mark.usefixtures("_fresh_summary")
 
@@ -58,14 +59,7 @@ def test_admin_index_summary_is_counted_once_a_minute(admin_client, db):
 
 def test_admin_index_works_and_counts_when_the_cache_is_down(admin_client, db):
     make_link("one")
-    # Port 1 has no listener: Redis refuses at once, as a stopped one does.
-    dead_redis = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    with override_settings(CACHES=dead_redis):
+    with override_settings(CACHES=DEAD_REDIS):
         response = admin_client.get("/admin/")
     assert response.status_code == 200
     assert 'id="link-summary-active">1<' in response.text

@@ -5,10 +5,8 @@ do more harm than the abuse it guards against; /health/ready reports the
 cache instead.
 """
 
-import contextlib
 import json
 import logging
-import socket
 
 import pytest
 from django.core.cache import cache
@@ -17,17 +15,10 @@ from django.test import override_settings
 from links import ratelimit
 from links.models import Link
 from tests.links.ratelimit_helpers import JSON, api_for
+from tests.outages import DEAD_REDIS, silent_port
 from tests.servers import GunicornServer, http_request
 
 pytestmark = pytest.mark.usefixtures("_no_trusted_proxies")
-
-# Port 1 (tcpmux) has no listener: connections are refused at once.
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-    }
-}
 
 
 @pytest.fixture
@@ -89,22 +80,12 @@ def test_after_a_failure_the_limiter_leaves_the_cache_alone_for_a_while(
     assert link.click_count == 5
 
 
-@contextlib.contextmanager
-def silent_redis():
-    """A port that accepts connections and never answers: a hung Redis, or a
-    firewall that drops packets. Without socket timeouts every request that
-    touches the cache would wait forever."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
-
-
 @pytest.mark.slow
 def test_a_hung_redis_costs_a_bounded_wait_under_gunicorn(transactional_db, tmp_path):
     Link.objects.create(short_code="up", target_url="https://example.com/")
-    with silent_redis() as port:
+    # A hung Redis: without CACHE_SOCKET_TIMEOUT every request that touches
+    # the cache would wait forever.
+    with silent_port() as port:
         server = GunicornServer(
             tmp_path,
             workers=1,

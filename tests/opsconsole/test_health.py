@@ -13,15 +13,9 @@ from django.utils import timezone
 
 from opsconsole import health, version
 from opsconsole.models import OpsKind, OpsRun, OpsStatus
+from tests.outages import DEAD_REDIS
 
 PROBES = ["/health", "/health/live", "/health/ready", "/health/full"]
-# Port 1 (tcpmux) has no listener: connections are refused at once.
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-    }
-}
 LIVE_REDIS_URL = "redis://127.0.0.1:6379/0"
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.I)
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from links.models import Link
+from tests.links.ratelimit_helpers import api_for
 from tests.servers import database_url
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -95,13 +96,9 @@ def test_a_browser_gets_a_plain_503_page(client, link):
 
 
 def test_an_api_write_that_cannot_reach_the_database_is_503_in_the_envelope(
-    transactional_db, link, django_user_model
+    link, admin_user
 ):
-    from rest_framework.test import APIClient
-
-    staff = django_user_model.objects.create_user("ops", is_staff=True)
-    api = APIClient()
-    api.force_authenticate(staff)
+    api = api_for(admin_user)
     with writers_blocked():
         response = api.patch(
             "/api/links/up", {"target_url": "https://example.org/"}, format="json"
