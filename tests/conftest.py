@@ -32,6 +32,28 @@ def _cache_reachable(monkeypatch):
 
 
 @pytest.fixture
+def clock(monkeypatch):
+    """Pins the time the limiter reads, so no test can cross a window edge."""
+    from links import ratelimit
+    from tests.links.ratelimit_helpers import NOW, Clock
+
+    pinned = Clock(NOW)
+    monkeypatch.setattr(ratelimit, "time", pinned)
+    return pinned
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """Pins django.utils.timezone.now() for the test and the code it calls, so
+    a test computing "today" agrees with the view even across UTC midnight."""
+    from django.utils import timezone
+
+    pinned = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: pinned)
+    return pinned
+
+
+@pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("alice", password="correct horse 1")
 

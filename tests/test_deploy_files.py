@@ -59,7 +59,10 @@ def test_dockerfile_installs_the_pinned_requirements():
             assert "==" in line, f"not pinned exactly: {line}"
 
 
-def test_gunicorn_config_reads_the_environment(monkeypatch):
+def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
+    # The config sets PROMETHEUS_MULTIPROC_DIR when it is unset; set it here so
+    # that monkeypatch removes it again and later tests see no multiprocess mode.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:9999")
     monkeypatch.setenv("WEB_CONCURRENCY", "5")
     monkeypatch.setenv("GUNICORN_THREADS", "1")

@@ -10,12 +10,10 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from links import ratelimit
 from links.auth import issue_token
 from links.models import Link
 from links.templatetags.link_admin import CACHE_KEY
 from tests.links.admin_helpers import make_link
-from tests.links.ratelimit_helpers import NOW, Clock
 
 
 @pytest.fixture
@@ -56,14 +54,6 @@ def _clean_counters():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Pins the time the limiter reads, so no test can cross a window edge."""
-    pinned = Clock(NOW)
-    monkeypatch.setattr(ratelimit, "time", pinned)
-    return pinned
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.links.admin_helpers import (
 pytestmark = pytest.mark.usefixtures("_fresh_summary")
 
 
-def test_change_page_shows_30_day_chart_and_statistics(admin_client, db):
+def test_change_page_shows_30_day_chart_and_statistics(admin_client, db, frozen_now):
     link = make_link("stats", click_count=12)
     today = timezone.now().date()
     LinkDailyClicks.objects.create(link=link, day=today, clicks=9)

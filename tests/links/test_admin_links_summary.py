@@ -20,7 +20,7 @@ from tests.outages import DEAD_REDIS
 pytestmark = pytest.mark.usefixtures("_fresh_summary")
 
 
-def test_admin_index_shows_the_link_summary(admin_client, db):
+def test_admin_index_shows_the_link_summary(admin_client, db, frozen_now):
     now = timezone.now()
     today = now.date()
     first, second = make_link("one"), make_link("two")
@@ -75,7 +75,7 @@ def test_admin_index_hides_the_summary_without_link_permission(client, db):
     assert "link-summary" not in response.text
 
 
-def test_admin_index_groups_thousands_in_the_summary(admin_client, db):
+def test_admin_index_groups_thousands_in_the_summary(admin_client, db, frozen_now):
     link = make_link("busy")
     LinkDailyClicks.objects.create(link=link, day=timezone.now().date(), clicks=12345)
     content = admin_client.get("/admin/").content.decode()

@@ -64,7 +64,7 @@ def test_qr_out_of_range_parameters_are_400(api, user, query):
 # --- stats --------------------------------------------------------------------
 
 
-def test_stats_are_zero_filled_daily_series(api, user):
+def test_stats_are_zero_filled_daily_series(api, user, frozen_now):
     link = make("st", user, click_count=12, last_access_at=timezone.now())
     today = timezone.now().date()
     LinkDailyClicks.objects.create(link=link, day=today, clicks=7)
@@ -83,7 +83,7 @@ def test_stats_are_zero_filled_daily_series(api, user):
     assert len(api.get("/api/links/st/stats?days=366").json()["days"]) == 366
 
 
-def test_stats_follow_real_redirects(api, client, user):
+def test_stats_follow_real_redirects(api, client, user, frozen_now):
     make("st", user)
     for _ in range(3):
         client.get("/st")

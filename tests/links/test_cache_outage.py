@@ -60,7 +60,7 @@ def test_api_writes_pass_when_the_cache_is_unreachable(user):
 
 
 def test_after_a_failure_the_limiter_leaves_the_cache_alone_for_a_while(
-    client, link, settings, monkeypatch
+    client, link, settings, monkeypatch, clock
 ):
     """A hung Redis costs each call its socket timeout: after one failure the
     limiter stops asking for RETRY_CACHE_AFTER_SECONDS, then tries again."""

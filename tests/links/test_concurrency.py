@@ -38,4 +38,4 @@ def test_max_clicks_is_never_overshot_under_concurrency(gunicorn_server):
     assert statuses.count(410) == 150
     link.refresh_from_db()
     assert link.click_count == 50
-    assert LinkDailyClicks.objects.get(link=link).clicks == 50
+    assert link.daily_clicks.aggregate(s=Sum("clicks"))["s"] == 50

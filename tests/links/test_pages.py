@@ -157,7 +157,7 @@ def test_search_and_pagination(signed_in, user):
     assert "code00" in signed_in.get("/links/?page=2").content.decode()
 
 
-def test_detail_page_shows_chart_totals_and_qr(signed_in, user):
+def test_detail_page_shows_chart_totals_and_qr(signed_in, user, frozen_now):
     link = make("stats", user, click_count=9)
     LinkDailyClicks.objects.create(link=link, day=timezone.now().date(), clicks=4)
     page = signed_in.get("/links/stats/").content.decode()

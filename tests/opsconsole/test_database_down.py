@@ -166,9 +166,8 @@ def test_probes_report_the_outage_and_recover_without_a_restart(server, proxy):
 
     proxy.cut()
 
-    started = time.monotonic()
+    # That liveness runs no query at all is proven in test_health.py.
     assert probe(server, "/health/live") == (200, {"status": "ok"})
-    assert time.monotonic() - started < 1, "liveness must not wait on the database"
     assert probe(server, "/health/ready") == (
         503,
         {

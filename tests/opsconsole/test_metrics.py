@@ -192,9 +192,9 @@ def test_a_link_that_is_gone_counts_once_as_gone(client, db, redirect_deltas, fi
 
 
 def test_a_rate_limited_request_counts_once_as_rate_limited(
-    client, link, settings, redirect_deltas
+    client, link, settings, redirect_deltas, clock
 ):
-    # A day's window: the two requests cannot straddle a window boundary.
+    # The limiter's clock is pinned: the two requests share one window.
     settings.RATE_LIMIT_REDIRECTS = "1/day"
     cache.clear()
     assert client.get("/go").status_code == 302
