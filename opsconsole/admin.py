@@ -7,27 +7,19 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from opsconsole import status
-from opsconsole.commandline import human_bytes
-from opsconsole.manifest import list_backups
-from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
-from opsconsole.worker import ACTIVE, COMMANDS, active_runs, queue_run
+from opsconsole.backups.manifest import list_backups
+from opsconsole.models import ACTIVE, OpsKind, OpsRun, Schedule
+from opsconsole.operations import OPERATIONS, queueable_kinds
 
-# What the admin may queue; a restore is typed by an operator instead.
-QUEUE_BUTTONS = [
-    (OpsKind.BACKUP, "Back up now"),
-    (OpsKind.RESTORE_TEST, "Test-restore latest backup"),
-    (OpsKind.INTEGRITY, "Check integrity"),
-    (OpsKind.MAINTENANCE, "Run maintenance"),
-]
 SUMMARY_DISPLAY_CHARS = 100
 # The run page reloads itself this often while the run is queued or running.
 REFRESH_SECONDS = 3
@@ -41,20 +33,6 @@ def _pretty_json(value):
 
 def restore_command(artifact):
     return f"python manage.py restore {shlex.quote(str(artifact))}"
-
-
-def last_verifications(artifacts):
-    """{artifact path: newest finished restore test of that file}."""
-    paths = [str(artifact) for artifact in artifacts]
-    tests = (
-        OpsRun.objects.of_kind(OpsKind.RESTORE_TEST)
-        .finished()
-        .filter(result__path__in=paths)
-        .defer("output")
-        .order_by("finished_at", "pk")
-    )
-    # Oldest first, so the newest test of each file is the one kept.
-    return {run.result["path"]: run for run in tests}
 
 
 @admin.register(OpsRun)
@@ -168,7 +146,7 @@ class OpsRunAdmin(admin.ModelAdmin):
     def artifact_size_text(self, obj):
         if obj.artifact_size is None:
             return "—"
-        return f"{human_bytes(obj.artifact_size)} ({obj.artifact_size} bytes)"
+        return f"{filesizeformat(obj.artifact_size)} ({obj.artifact_size} bytes)"
 
     def changelist_view(self, request, extra_context=None):
         context = {**self._tools_context(request), **(extra_context or {})}
@@ -190,10 +168,8 @@ class OpsRunAdmin(admin.ModelAdmin):
     def mark_failed(self, request, queryset):
         # A worker killed mid-run leaves its run "running" forever, which
         # also holds back that kind's schedule.
-        count = queryset.filter(status__in=ACTIVE).update(
-            status=OpsStatus.FAILED,
-            summary=f"Marked failed by admin:{request.user.get_username()}.",
-            finished_at=timezone.now(),
+        count = queryset.mark_failed(
+            f"Marked failed by admin:{request.user.get_username()}."
         )
         self.message_user(request, f"Marked {count} run(s) failed.", messages.SUCCESS)
 
@@ -202,8 +178,11 @@ class OpsRunAdmin(admin.ModelAdmin):
     def _tools_context(self, request):
         return {
             "queue_buttons": [
-                (reverse("admin:opsconsole_opsrun_queue", args=[kind]), label)
-                for kind, label in QUEUE_BUTTONS
+                (
+                    reverse("admin:opsconsole_opsrun_queue", args=[kind]),
+                    OPERATIONS[kind].button,
+                )
+                for kind in queueable_kinds()
             ]
             if self.has_queue_permission(request)
             else [],
@@ -237,30 +216,32 @@ class OpsRunAdmin(admin.ModelAdmin):
             warnings=facts.warnings(),
             backup_max_age=settings.BACKUP_MAX_AGE,
             sizes={
-                "database": human_bytes(facts.database_size),
-                "wal": human_bytes(facts.wal_size)
+                "database": filesizeformat(facts.database_size),
+                "wal": filesizeformat(facts.wal_size)
                 if facts.wal_size is not None
                 else "not measured on this engine",
-                "backups": human_bytes(facts.backups_on_disk_bytes),
-                "last_backup": human_bytes(
-                    facts.last_backup.artifact_size if facts.last_backup else None
-                ),
+                "backups": filesizeformat(facts.backups_on_disk_bytes),
+                "last_backup": filesizeformat(facts.last_backup.artifact_size)
+                if facts.last_backup
+                else "—",
             },
             schedules=[(s, s.is_overdue(facts.now)) for s in schedules],
-            active=active_runs().defer("output"),
+            active=OpsRun.objects.active().defer("output"),
         )
 
     def backups_view(self, request):
         self._require_view_permission(request)
         backups = list_backups(settings.BACKUP_DIR)
-        verified = last_verifications([artifact for artifact, _ in backups])
+        verified = OpsRun.objects.last_verifications(
+            [artifact for artifact, _ in backups]
+        )
         rows = [
             {
                 "path": artifact,
                 "name": artifact.name,
                 "manifest": manifest,
                 "manifest_json": json.dumps(manifest, indent=2, sort_keys=True),
-                "size": human_bytes(manifest["artifact"]["size"]),
+                "size": filesizeformat(manifest["artifact"]["size"]),
                 "links": manifest.get("row_counts", {}).get("links_link"),
                 "verification": verified.get(str(artifact)),
                 "restore_command": restore_command(artifact),
@@ -276,11 +257,13 @@ class OpsRunAdmin(admin.ModelAdmin):
         )
 
     def queue_view(self, request, kind):
-        if kind not in dict(QUEUE_BUTTONS):
+        if kind not in queueable_kinds():
             raise Http404("The admin does not queue this operation.")
         if not self.has_queue_permission(request):
             raise PermissionDenied
-        run, created = queue_run(kind, trigger=f"admin:{request.user.get_username()}")
+        run, created = OpsRun.objects.queue(
+            kind, trigger=f"admin:{request.user.get_username()}"
+        )
         if created:
             self.message_user(
                 request,
@@ -313,7 +296,9 @@ class ScheduleForm(forms.ModelForm):
         if "kind" in self.fields:
             # Only what the worker can run.
             self.fields["kind"].choices = [
-                (kind, label) for kind, label in OpsKind.choices if kind in COMMANDS
+                (kind, label)
+                for kind, label in OpsKind.choices
+                if kind in queueable_kinds()
             ]
 
     def clean_interval_hours(self):

@@ -41,10 +41,11 @@ def check_backup_dir(app_configs, **kwargs):
 @register("opsconsole", deploy=True)
 def check_sqlite_not_on_temporary_path(app_configs, **kwargs):
     engine = engine_for()
-    if engine.vendor == "sqlite" and not settings.DEBUG and engine.is_temporary_path():
+    if not settings.DEBUG and engine.is_temporary_path():
         return [
             Warning(
-                f"The SQLite database {engine.path} is on a temporary path; "
+                f"The database {engine.connection.settings_dict['NAME']} is on a "
+                "temporary path; "
                 "it may be wiped on reboot.",
                 hint="Set DATABASE_URL or DATA_DIR to a persistent volume.",
                 id="opsconsole.W001",

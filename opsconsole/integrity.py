@@ -9,6 +9,7 @@ from django.db import DatabaseError, connections, transaction
 from links.codes import validate_short_code
 from links.targets import validate_target_url
 from opsconsole.engines import engine_for
+from opsconsole.results import OperationResult
 
 # Application invariants that SQL can check on any engine.
 _INVARIANT_QUERIES = [
@@ -53,7 +54,7 @@ class Finding:
 
 
 @dataclass
-class IntegrityResult:
+class IntegrityResult(OperationResult):
     findings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     checked: list = field(default_factory=list)
@@ -61,6 +62,25 @@ class IntegrityResult:
     @property
     def ok(self):
         return not self.findings
+
+    @property
+    def summary(self):
+        if self.ok:
+            return "Integrity check passed: no findings."
+        return f"Integrity check found {len(self.findings)} problem(s)."
+
+    def as_dict(self):
+        return {
+            "ok": self.ok,
+            "findings": [{"check": f.check, "detail": f.detail} for f in self.findings],
+            "notes": self.notes,
+            "checked": self.checked,
+        }
+
+    def details(self):
+        return [f"note: {note}" for note in self.notes] + [
+            f"FINDING {finding}" for finding in self.findings
+        ]
 
 
 def _examples(rows):

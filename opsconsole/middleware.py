@@ -9,6 +9,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import empty
 
 from links.errors import database_unavailable
+from opsconsole import health
 from opsconsole.logging import monotonic_ms, request_id_var
 
 logger = logging.getLogger("tinylink.request")
@@ -64,8 +65,6 @@ class HealthProbeMiddleware:
     """
 
     def __init__(self, get_response):
-        from opsconsole import health
-
         self.get_response = get_response
         self.probes = {
             "/health": health.health,

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 # Captured command output is kept up to this many characters (the tail).
@@ -26,6 +26,9 @@ class OpsStatus(models.TextChoices):
     FAILED = "failed"
 
 
+ACTIVE = [OpsStatus.QUEUED, OpsStatus.RUNNING]
+
+
 class OpsRunQuerySet(models.QuerySet):
     def of_kind(self, kind):
         return self.filter(kind=kind)
@@ -44,6 +47,49 @@ class OpsRunQuerySet(models.QuerySet):
 
     def queued(self):
         return self.filter(status=OpsStatus.QUEUED).order_by("created_at", "pk")
+
+    def running(self):
+        return self.filter(status=OpsStatus.RUNNING)
+
+    def active(self, kind=None):
+        """Queued or running, oldest first."""
+        runs = self.filter(status__in=ACTIVE).order_by("created_at", "pk")
+        return runs if kind is None else runs.of_kind(kind)
+
+    def mark_failed(self, summary):
+        """Fail the active runs among these (a worker killed mid-run, a run
+        rewound by a restore); returns how many."""
+        return self.filter(status__in=ACTIVE).update(
+            status=OpsStatus.FAILED, summary=summary[:500], finished_at=timezone.now()
+        )
+
+    def queue(self, kind, *, trigger, options=None):
+        """Queue a run of `kind` unless one is queued or running already (a
+        double click queues one backup, not two). Returns (run, created)."""
+        with transaction.atomic(using=self.db):
+            active = self.active(kind).first()
+            if active is not None:
+                return active, False
+            run = self.create(
+                kind=kind,
+                trigger=trigger[:100],
+                options=options or {},
+                status=OpsStatus.QUEUED,
+            )
+        return run, True
+
+    def last_verifications(self, artifacts):
+        """{artifact path: newest finished restore test of that file}."""
+        paths = [str(artifact) for artifact in artifacts]
+        tests = (
+            self.of_kind(OpsKind.RESTORE_TEST)
+            .finished()
+            .filter(result__path__in=paths)
+            .defer("output")
+            .order_by("finished_at", "pk")
+        )
+        # Oldest first, so the newest test of each file is the one kept.
+        return {run.result["path"]: run for run in tests}
 
 
 class OpsRun(models.Model):

@@ -5,13 +5,13 @@ import logging
 
 from prometheus_client.core import GaugeMetricFamily
 
+from opsconsole.status import operations_facts
+
 logger = logging.getLogger("tinylink.metrics")
 
 
 class OperationsCollector:
     def collect(self):
-        from opsconsole.status import operations_facts
-
         try:
             facts = operations_facts()
         except Exception as exc:  # noqa: BLE001 - a scrape must not fail on this

@@ -1,36 +1,69 @@
 """Recording every data operation as an OpsRun row."""
 
+import logging
 import time
 from contextlib import contextmanager
 
+from django.db import DatabaseError
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from opsconsole.models import OpsRun, OpsStatus
 
+logger = logging.getLogger("tinylink.ops")
+# Progress lines are kept in the run's output and echoed at most this often.
+PROGRESS_EVERY_SECONDS = 1
+# The run's output is saved while it runs, but not one write per line.
+SAVE_EVERY_SECONDS = 2
+
 
 class RunRecorder:
-    def __init__(self, run):
+    def __init__(self, run, echo=None):
         self.run = run
+        self.echo = echo
         self._last_save = time.monotonic()
+        self._last_progress = 0.0
 
     def log(self, text):
         self.run.append_output(text if text.endswith("\n") else text + "\n")
-        # Progress is visible in the admin, but not one write per line.
-        if time.monotonic() - self._last_save > 2:
+        saved = self.run.pk is not None
+        if saved and time.monotonic() - self._last_save > SAVE_EVERY_SECONDS:
             self.run.save(update_fields=["output"])
             self._last_save = time.monotonic()
 
-    def finish(self, *, summary, result=None, artifact=None):
-        self.run.summary = summary[:500]
-        self.run.result = result or {}
+    def progress(self, done, total=None):
+        """The operations' progress callback: bytes (or rows) done of total,
+        or a word on what it is doing."""
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_progress = now
+        if isinstance(done, str):
+            line = f"  … {done}"
+        elif total:
+            line = f"  … {filesizeformat(done)} of {filesizeformat(total)}"
+        else:
+            line = f"  … {filesizeformat(done) if done > 10_000 else done}"
+        if self.echo:
+            self.echo(line)
+        self.log(line)
+
+    def finish(self, result):
+        for line in result.details():
+            self.log(line)
+        self.run.summary = result.summary[:500]
+        self.run.result = result.as_dict()
+        artifact = result.artifact
         if artifact is not None:
             self.run.artifact_path = str(artifact["path"])
             self.run.artifact_size = artifact["size"]
             self.run.artifact_sha256 = artifact["sha256"]
+        if not result.ok:
+            self.run.status = OpsStatus.FAILED
 
 
 @contextmanager
-def recorded_run(kind, *, trigger, options=None, run=None):
+def recorded_run(kind, *, trigger, options=None, run=None, echo=None):
     """Create (or take over a queued) OpsRun, mark it running, and mark it
     succeeded or failed with the error as its summary."""
     now = timezone.now()
@@ -45,7 +78,7 @@ def recorded_run(kind, *, trigger, options=None, run=None):
     else:
         run.status, run.started_at = OpsStatus.RUNNING, now
         run.save(update_fields=["status", "started_at"])
-    recorder = RunRecorder(run)
+    recorder = RunRecorder(run, echo)
     started = time.monotonic()
     try:
         yield recorder
@@ -64,19 +97,33 @@ def recorded_run(kind, *, trigger, options=None, run=None):
         run.save()
 
 
-def record_finished(
-    kind, *, trigger, status, summary, started_at, duration, output="", result=None
-):
-    """For a restore, whose own row would be overwritten by the restored
-    table: written once, after the data is back."""
-    return OpsRun.objects.create(
+@contextmanager
+def recorded_afterwards(kind, *, trigger, options=None, echo=None):
+    """For a restore, which replaces the run table itself: its row is written
+    once, after the data is back (or after it failed and the data is as it
+    was). A database too broken to take the row does not hide the error."""
+    run = OpsRun(
         kind=kind,
         trigger=trigger,
-        status=status,
-        summary=summary[:500],
-        started_at=started_at,
-        finished_at=timezone.now(),
-        duration_seconds=duration,
-        output=output[-20_000:],
-        result=result or {},
+        options=options or {},
+        status=OpsStatus.RUNNING,
+        started_at=timezone.now(),
     )
+    recorder = RunRecorder(run, echo)
+    started = time.monotonic()
+    try:
+        yield recorder
+    except BaseException as exc:
+        run.status = OpsStatus.FAILED
+        run.summary = (str(exc) or type(exc).__name__)[:500]
+        raise
+    else:
+        if run.status == OpsStatus.RUNNING:
+            run.status = OpsStatus.SUCCEEDED
+    finally:
+        run.finished_at = timezone.now()
+        run.duration_seconds = time.monotonic() - started
+        try:
+            run.save(force_insert=True)
+        except DatabaseError as exc:
+            logger.warning("could not record the %s run: %s", kind, exc)

@@ -9,6 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from opsconsole.backups.manifest import list_backups
+from opsconsole.engines import engine_for
 from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
 
 
@@ -99,9 +101,6 @@ class OperationsFacts:
 def gather_facts(*, now=None, storage=False):
     """The operations facts; storage=True adds database, WAL and backup
     directory sizes (for the admin page, not for every probe)."""
-    from opsconsole.engines import engine_for
-    from opsconsole.manifest import list_backups
-
     now = now or timezone.now()
     runs = OpsRun.objects.defer("output")
     facts = OperationsFacts(

@@ -1,56 +1,21 @@
 """The operations worker (`manage.py opsworker`): runs the operations that the
 admin and the schedules queue, one at a time and outside any web request."""
 
-import io
 import logging
 import os
 import signal
 import socket
 import threading
-import time
 from datetime import timedelta
 
-from django.core.management import CommandError, call_command, load_command_class
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from opsconsole.errors import OpsError
-from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
-from opsconsole.runs import recorded_run
+from opsconsole.models import OpsRun, OpsStatus, Schedule
+from opsconsole.operations import OPERATIONS, perform
 
 logger = logging.getLogger("tinylink.ops")
-
-# kind → (management command, its options). Never a restore: that replaces
-# the live data, and an operator types it (`manage.py restore <path>`).
-COMMANDS = {
-    OpsKind.BACKUP: ("backup", {}),
-    OpsKind.RESTORE_TEST: ("restore_test", {"latest": True}),
-    OpsKind.INTEGRITY: ("check_integrity", {}),
-    OpsKind.MAINTENANCE: ("dbmaintenance", {}),
-}
-ACTIVE = [OpsStatus.QUEUED, OpsStatus.RUNNING]
-
-
-def active_runs(kind=None):
-    runs = OpsRun.objects.filter(status__in=ACTIVE).order_by("created_at", "pk")
-    return runs if kind is None else runs.of_kind(kind)
-
-
-def queue_run(kind, *, trigger, options=None):
-    """Queue a run of `kind` unless one is queued or running already (a
-    double click queues one backup, not two). Returns (run, created)."""
-    _, defaults = COMMANDS.get(kind, ("", {}))
-    with transaction.atomic():
-        active = active_runs(kind).first()
-        if active is not None:
-            return active, False
-        run = OpsRun.objects.create(
-            kind=kind,
-            trigger=trigger[:100],
-            options={**defaults, **(options or {})},
-            status=OpsStatus.QUEUED,
-        )
-    return run, True
 
 
 def claim_next():
@@ -72,57 +37,17 @@ def claim_next():
             return run
 
 
-def _command_into(run, name):
-    """The management command `name`, recording into the claimed `run`
-    instead of creating an OpsRun of its own: the same options, progress,
-    summary and result as when an operator types it."""
-    base = type(load_command_class("opsconsole", name))
-
-    class QueuedCommand(base):
-        def run_operation(self, options, operation):
-            self._recorder = None
-            with recorded_run(self.kind, trigger=run.trigger, run=run) as recorder:
-                self._recorder = recorder
-                summary, payload, artifact = operation(recorder)
-                recorder.finish(summary=summary, result=payload, artifact=artifact)
-                if payload.get("ok") is False:
-                    recorder.run.status = OpsStatus.FAILED
-            return payload
-
-    return QueuedCommand()
-
-
-def _mark_failed(run, summary, started):
-    """For a run that failed before its operation started recording."""
-    OpsRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
-        status=OpsStatus.FAILED,
-        summary=summary[:500],
-        finished_at=timezone.now(),
-        duration_seconds=time.monotonic() - started,
-    )
-
-
 def execute(run):
     """Run a claimed run; never raises for a failed operation, which is the
     run's status and summary. Returns the run as recorded."""
-    started = time.monotonic()
-    if run.kind not in COMMANDS:
-        _mark_failed(
-            run,
-            f"The worker does not run {run.get_kind_display()} operations.",
-            started,
+    operation = OPERATIONS.get(run.kind)
+    if operation is None or not operation.queueable:
+        OpsRun.objects.filter(pk=run.pk).mark_failed(
+            f"The worker does not run {run.get_kind_display()} operations."
         )
     else:
-        name, defaults = COMMANDS[run.kind]
-        # The commands' own output is in the run (progress) and its summary.
-        quiet = io.StringIO()
         try:
-            call_command(
-                _command_into(run, name),
-                stdout=quiet,
-                stderr=quiet,
-                **{**defaults, **run.options},
-            )
+            perform(run.kind, trigger=run.trigger, run=run, **run.options)
         except Exception as exc:  # one failed run never stops the worker
             logger.warning(
                 "opsworker: run %s (%s) failed: %s",
@@ -130,9 +55,8 @@ def execute(run):
                 run.kind,
                 exc,
                 # A traceback only for the unexpected.
-                exc_info=not isinstance(exc, OpsError | CommandError),
+                exc_info=not isinstance(exc, OpsError),
             )
-            _mark_failed(run, str(exc) or type(exc).__name__, started)
     run.refresh_from_db()
     return run
 
@@ -146,7 +70,7 @@ def queue_due_schedules(now=None):
     queued = []
     for schedule in Schedule.objects.filter(enabled=True, next_run_at__lte=now):
         with transaction.atomic():
-            if active_runs(schedule.kind).exists():
+            if OpsRun.objects.active(schedule.kind).exists():
                 continue
             # Conditional, like the claim: another worker may have just
             # queued this schedule's run.
@@ -155,7 +79,9 @@ def queue_due_schedules(now=None):
             ).update(next_run_at=now + timedelta(hours=schedule.interval_hours))
             if not advanced:
                 continue
-            run, _ = queue_run(schedule.kind, trigger=f"schedule:{schedule.kind}")
+            run, _ = OpsRun.objects.queue(
+                schedule.kind, trigger=f"schedule:{schedule.kind}"
+            )
             Schedule.objects.filter(pk=schedule.pk).update(last_run=run)
         queued.append(run)
     return queued

@@ -11,13 +11,17 @@ class Snapshot:
 
 
 class Engine:
-    """What the ops console needs to know about one database connection."""
+    """What the ops console needs to know about, and do with, one database
+    connection. Every method the operations call is declared here; an engine
+    that lacks one fails loudly rather than being skipped."""
 
     vendor = ""
     artifact_suffix = ""
 
     def __init__(self, connection):
         self.connection = connection
+
+    # --- facts ----------------------------------------------------------------
 
     def ping(self, *, timeout):
         """Run SELECT 1; raise on failure or when it takes over `timeout` s."""
@@ -34,6 +38,15 @@ class Engine:
         """Bytes of write-ahead log waiting to be checkpointed, or None."""
         return None
 
+    def data_path(self):
+        """The local directory that holds the database's files, or None when
+        a server keeps them."""
+        return None
+
+    def is_temporary_path(self):
+        """True when the database's files live where a reboot may wipe them."""
+        return False
+
     def table_row_counts(self, tables):
         quote = self.connection.ops.quote_name
         counts = {}
@@ -45,3 +58,41 @@ class Engine:
 
     def pool_stats(self):
         return None
+
+    # --- data operations --------------------------------------------------------
+
+    def operations_lock(self, kind):
+        """A context manager holding "a data operation of `kind` runs on this
+        database"; OpsError at once, naming the holder, when one already does."""
+        raise NotImplementedError
+
+    def dump(self, destination, *, progress=None):
+        """Write a consistent snapshot to `destination`; returns its Snapshot."""
+        raise NotImplementedError
+
+    def read_snapshot(self, artifact):
+        """The Snapshot (row counts, migrations) a backup file holds; OpsError
+        when it cannot be read."""
+        raise NotImplementedError
+
+    def load(self, artifact, *, progress=None):
+        """Replace the live data with the backup's, in one transaction."""
+        raise NotImplementedError
+
+    def fix_sequences(self):
+        """Bring id sequences up to the loaded data; returns the ones set.
+        Engines whose ids follow the data by themselves have none."""
+        return []
+
+    def load_into_scratch(self, artifact):
+        """Load a backup into a new scratch database; returns (its Django
+        connection settings, a cleanup function that removes it)."""
+        raise NotImplementedError
+
+    def check_storage(self):
+        """(findings [(check, detail)], notes) of the engine's own checks."""
+        raise NotImplementedError
+
+    def maintain(self, *, vacuum, analyze, reindex, optimize, progress=None):
+        """Run the chosen maintenance steps; returns [(step, seconds)]."""
+        raise NotImplementedError

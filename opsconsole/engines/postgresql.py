@@ -2,10 +2,12 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from contextlib import contextmanager
 
 import psycopg
+from django.apps import apps
 from psycopg import sql
 
 from opsconsole.engines.base import Engine, Snapshot
@@ -46,9 +48,6 @@ class PostgreSQLEngine(Engine):
     def pool_stats(self):
         pool = getattr(self.connection, "pool", None)
         return pool.get_stats() if pool is not None else None
-
-    def data_path(self):
-        return None
 
     # --- connections and tools -------------------------------------------------
 
@@ -346,9 +345,6 @@ class PostgreSQLEngine(Engine):
         """VACUUM (ANALYZE) and REINDEX CONCURRENTLY of our tables, in
         autocommit (VACUUM cannot run in a transaction) with a lock_timeout,
         so maintenance gives way instead of queueing traffic behind it."""
-
-        from django.apps import apps
-
         tables = sorted(
             {
                 m._meta.db_table
@@ -378,8 +374,6 @@ class PostgreSQLEngine(Engine):
         return steps
 
     def _each_table(self, conn, keyword, tables, existing, progress):
-        import time
-
         started = time.monotonic()
         for table in (t for t in tables if t in existing):
             if progress:

@@ -1,8 +1,10 @@
 import fcntl
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -207,9 +209,6 @@ class SQLiteEngine(Engine):
     def maintain(self, *, vacuum, analyze, reindex, optimize, progress=None):
         """Run the chosen steps on a dedicated connection, outside any
         transaction; returns [(step, seconds)]."""
-        import shutil
-        import time
-
         steps = []
         if vacuum:
             # VACUUM writes a full copy before it swaps: it needs about twice

@@ -7,7 +7,7 @@ import pytest
 from django.conf import global_settings
 from django.contrib.auth import get_user_model
 
-from opsconsole.manifest import list_backups
+from opsconsole.backups.manifest import list_backups
 from opsconsole.models import OpsRun, Schedule
 from tests.opsconsole.helpers import manage
 from tests.servers import GunicornServer

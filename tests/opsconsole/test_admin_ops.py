@@ -12,9 +12,8 @@ from django.core.management import call_command
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
-from opsconsole.manifest import list_backups
+from opsconsole.backups.manifest import list_backups
 from opsconsole.models import OpsRun, Schedule
-from opsconsole.worker import queue_run
 from tests.opsconsole.test_worker import run_opsworker
 
 CHANGELIST = "/admin/opsconsole/opsrun/"
@@ -22,7 +21,7 @@ OPERATIONS = "/admin/opsconsole/opsrun/operations/"
 BACKUPS = "/admin/opsconsole/opsrun/backups/"
 BUTTONS = [
     ("backup", "Back up now", {}),
-    ("restore_test", "Test-restore latest backup", {"latest": True}),
+    ("restore_test", "Test-restore latest backup", {}),
     ("integrity", "Check integrity", {}),
     ("maintenance", "Run maintenance", {}),
 ]
@@ -197,7 +196,7 @@ def test_the_operations_page_shows_the_facts_of_real_runs(
     admin_client, committed, backup_dir
 ):
     for kind in ("backup", "restore_test", "integrity"):
-        queue_run(kind, trigger="admin:admin")
+        OpsRun.objects.queue(kind, trigger="admin:admin")
     run_opsworker()
     backup = OpsRun.objects.get(kind="backup")
     restore_test = OpsRun.objects.get(kind="restore_test")
@@ -238,7 +237,7 @@ def test_the_backups_page_lists_manifests_verifications_and_restore_commands(
 ):
     quiet = io.StringIO()
     call_command("backup", stdout=quiet, stderr=quiet)
-    queue_run("restore_test", trigger="admin:admin")
+    OpsRun.objects.queue("restore_test", trigger="admin:admin")
     run_opsworker()
     call_command("backup", "--label", "newer", stdout=quiet, stderr=quiet)
     (newer, newer_manifest), (tested, tested_manifest) = list_backups(backup_dir)

@@ -14,13 +14,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from links.models import Link
-from opsconsole.backup import create_backup
+from opsconsole.backups.create import create_backup
+from opsconsole.backups.locks import operation_lock
+from opsconsole.backups.manifest import list_backups, manifest_path
+from opsconsole.backups.restore import restore_backup
+from opsconsole.backups.verify import verify_backup
 from opsconsole.errors import OpsError
-from opsconsole.locks import operation_lock
-from opsconsole.manifest import list_backups, manifest_path
 from opsconsole.models import OpsRun
-from opsconsole.restore import restore_backup
-from opsconsole.verify import verify_backup
 from tests.opsconsole.helpers import (
     add_links,
     error_line,

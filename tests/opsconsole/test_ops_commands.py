@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from opsconsole.backup import create_backup
+from opsconsole.backups.create import create_backup
 from opsconsole.models import OpsRun
 from tests.opsconsole.helpers import (
     data_checksum,

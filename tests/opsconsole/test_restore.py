@@ -16,12 +16,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from links.models import Link, LinkDailyClicks
-from opsconsole import restore as restore_module
-from opsconsole.backup import create_backup
+from opsconsole.backups import restore as restore_module
+from opsconsole.backups.create import create_backup
+from opsconsole.backups.manifest import list_backups
+from opsconsole.backups.restore import restore_backup
 from opsconsole.errors import OpsError
-from opsconsole.manifest import list_backups
 from opsconsole.models import OpsRun
-from opsconsole.restore import restore_backup
 from tests.opsconsole.helpers import (
     add_links,
     data_checksum,

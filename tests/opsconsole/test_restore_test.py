@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from links.models import Link, LinkDailyClicks
-from opsconsole.backup import create_backup
+from opsconsole.backups.create import create_backup
 from opsconsole.models import OpsRun
 from tests.opsconsole.helpers import (
     data_checksum,

@@ -11,11 +11,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from links.models import Link, LinkDailyClicks
-from opsconsole.backup import create_backup
+from opsconsole.backups.create import create_backup
+from opsconsole.backups.manifest import list_backups, manifest_path
+from opsconsole.backups.retention import prune_backups
 from opsconsole.errors import OpsError
-from opsconsole.manifest import list_backups, manifest_path
 from opsconsole.models import OpsRun
-from opsconsole.retention import prune_backups, purge_links
+from opsconsole.purge import purge_links
 from tests.opsconsole.helpers import flip_byte, truncate
 
 
@@ -48,7 +49,7 @@ def _listed(settings):
 
 @pytest.mark.parametrize("keep", [1, 2, 3])
 def test_prune_keeps_exactly_the_newest_n(four_backups, settings, keep):
-    doomed = prune_backups(keep=keep)
+    doomed = prune_backups(keep=keep).deleted
     newest_first = four_backups[::-1]
     assert _listed(settings) == newest_first[:keep]
     assert sorted(doomed) == sorted(newest_first[keep:])

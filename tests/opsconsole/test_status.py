@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from opsconsole import status
-from opsconsole.files import sha256_of
+from opsconsole.backups.files import sha256_of
 from opsconsole.models import OpsRun, Schedule
-from opsconsole.worker import queue_run
 from tests.opsconsole.test_worker import run_opsworker
 
 GAUGES = [
@@ -162,7 +161,7 @@ def test_metrics_gauges_have_values_after_real_runs(
     client, transactional_db, backup_dir
 ):
     for kind in ("backup", "restore_test", "integrity"):
-        queue_run(kind, trigger="admin:alice")
+        OpsRun.objects.queue(kind, trigger="admin:alice")
     run_opsworker()
     backup = OpsRun.objects.get(kind="backup", status="succeeded")
     restore_test = OpsRun.objects.get(kind="restore_test", status="succeeded")

@@ -12,10 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from opsconsole.files import sha256_of
-from opsconsole.manifest import list_backups, manifest_path
+from opsconsole.backups.files import sha256_of
+from opsconsole.backups.manifest import list_backups, manifest_path
 from opsconsole.models import OpsRun, Schedule
-from opsconsole.worker import Worker, claim_next, queue_due_schedules, queue_run
+from opsconsole.worker import Worker, claim_next, queue_due_schedules
 from tests.opsconsole.helpers import manage, subprocess_env, wait_for
 from tests.servers import ROOT
 
@@ -56,8 +56,8 @@ def no_schedules(db):
 
 
 def test_queue_run_queues_one_run_and_not_a_second_while_it_is_waiting(no_schedules):
-    run, created = queue_run("backup", trigger="admin:alice")
-    again, created_again = queue_run("backup", trigger="admin:bob")
+    run, created = OpsRun.objects.queue("backup", trigger="admin:alice")
+    again, created_again = OpsRun.objects.queue("backup", trigger="admin:bob")
     assert created
     assert (run.status, run.trigger, run.started_at) == ("queued", "admin:alice", None)
     assert not created_again
@@ -65,14 +65,18 @@ def test_queue_run_queues_one_run_and_not_a_second_while_it_is_waiting(no_schedu
     assert OpsRun.objects.count() == 1
 
 
-def test_queue_run_records_the_commands_default_options(no_schedules):
-    run, _ = queue_run("restore_test", trigger="admin:alice")
-    assert run.options == {"latest": True}
+def test_a_queued_run_has_no_options_so_the_operations_defaults_apply(
+    no_schedules,
+):
+    # A queued restore test drills the newest backup: the operation's own
+    # default, the same one `manage.py restore_test --latest` uses.
+    run, _ = OpsRun.objects.queue("restore_test", trigger="admin:alice")
+    assert run.options == {}
 
 
 def test_claim_takes_the_oldest_queued_run_once(no_schedules):
-    first, _ = queue_run("backup", trigger="admin:alice")
-    second, _ = queue_run("integrity", trigger="admin:alice")
+    first, _ = OpsRun.objects.queue("backup", trigger="admin:alice")
+    second, _ = OpsRun.objects.queue("integrity", trigger="admin:alice")
     claimed = claim_next()
     assert claimed == first
     assert claimed.status == "running"
@@ -83,7 +87,7 @@ def test_claim_takes_the_oldest_queued_run_once(no_schedules):
 
 
 def test_worker_runs_a_queued_backup_and_records_its_artifact(committed, backup_dir):
-    run, _ = queue_run("backup", trigger="admin:alice")
+    run, _ = OpsRun.objects.queue("backup", trigger="admin:alice")
     assert list_backups(backup_dir) == []
     output = opsworker()
     run.refresh_from_db()
@@ -105,8 +109,8 @@ def test_worker_runs_a_queued_backup_and_records_its_artifact(committed, backup_
 
 
 def test_worker_runs_integrity_checks_and_maintenance(committed):
-    integrity, _ = queue_run("integrity", trigger="schedule:integrity")
-    maintenance, _ = queue_run("maintenance", trigger="admin:alice")
+    integrity, _ = OpsRun.objects.queue("integrity", trigger="schedule:integrity")
+    maintenance, _ = OpsRun.objects.queue("maintenance", trigger="admin:alice")
     opsworker()
     integrity.refresh_from_db()
     maintenance.refresh_from_db()
@@ -119,8 +123,8 @@ def test_worker_runs_integrity_checks_and_maintenance(committed):
 
 
 def test_worker_runs_a_restore_test_of_the_latest_backup(committed, backup_dir):
-    queue_run("backup", trigger="admin:alice")
-    queue_run("restore_test", trigger="admin:alice")
+    OpsRun.objects.queue("backup", trigger="admin:alice")
+    OpsRun.objects.queue("restore_test", trigger="admin:alice")
     run_opsworker()
     [(artifact, _)] = list_backups(backup_dir)
     restore_test = OpsRun.objects.get(kind="restore_test")
@@ -132,8 +136,8 @@ def test_worker_runs_a_restore_test_of_the_latest_backup(committed, backup_dir):
 
 def test_a_failing_run_is_marked_failed_and_the_worker_goes_on(committed, backup_dir):
     # No backup exists yet, so the restore test cannot run at all.
-    failing, _ = queue_run("restore_test", trigger="admin:alice")
-    after, _ = queue_run("integrity", trigger="admin:alice")
+    failing, _ = OpsRun.objects.queue("restore_test", trigger="admin:alice")
+    after, _ = OpsRun.objects.queue("integrity", trigger="admin:alice")
     result = run_opsworker(check=False)
     failing.refresh_from_db()
     after.refresh_from_db()
@@ -154,17 +158,18 @@ def test_the_worker_never_restores(no_schedules):
     assert run.summary == "The worker does not run Restore operations."
 
 
-def test_a_run_whose_options_the_command_rejects_fails_instead_of_hanging(
+def test_a_run_whose_options_the_operation_rejects_fails_instead_of_hanging(
     no_schedules,
 ):
     run = OpsRun.objects.create(
-        kind="restore_test", trigger="admin:alice", options={"latest": False}
+        kind="restore_test", trigger="admin:alice", options={"fastest": True}
     )
     with pytest.raises(CommandError):
         opsworker()
     run.refresh_from_db()
     assert run.status == "failed"
-    assert run.summary == "Name one backup file, or --latest."
+    assert "unexpected keyword argument 'fastest'" in run.summary
+    assert run.finished_at is not None
 
 
 def test_a_due_schedule_queues_one_run_and_moves_to_now_plus_interval(no_schedules):
@@ -263,8 +268,8 @@ def test_poll_must_be_positive(db):
 
 
 def test_sigterm_finishes_the_current_run_and_leaves_the_rest_queued(committed):
-    current, _ = queue_run("integrity", trigger="admin:alice")
-    waiting, _ = queue_run("backup", trigger="admin:alice")
+    current, _ = OpsRun.objects.queue("integrity", trigger="admin:alice")
+    waiting, _ = OpsRun.objects.queue("backup", trigger="admin:alice")
 
     def report(line):
         # A real SIGTERM, delivered while the first run is under way.
@@ -285,7 +290,7 @@ def test_sigterm_finishes_the_current_run_and_leaves_the_rest_queued(committed):
 
 
 def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
-    run, _ = queue_run("integrity", trigger="admin:alice")
+    run, _ = OpsRun.objects.queue("integrity", trigger="admin:alice")
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "opsworker", "--poll", "0.2"],
         cwd=ROOT,

@@ -1,5 +1,5 @@
 from opsconsole.commandline import OpsCommand
-from opsconsole.integrity import check_integrity
+from opsconsole.models import OpsKind
 
 
 class Command(OpsCommand):
@@ -8,31 +8,7 @@ class Command(OpsCommand):
         "PostgreSQL amcheck) and TinyLink's invariants. Lists every finding and "
         "exits non-zero if there is any."
     )
-    kind = "integrity"
+    kind = OpsKind.INTEGRITY
 
     def handle(self, *args, **options):
-        def operation(recorder):
-            result = check_integrity(progress=self.progress)
-            for note in result.notes:
-                self.stderr.write(f"note: {note}")
-                recorder.log(f"note: {note}")
-            for finding in result.findings:
-                if not options["json"]:
-                    self.stdout.write(f"FINDING {finding}")
-                recorder.log(f"FINDING {finding}")
-            payload = {
-                "ok": result.ok,
-                "findings": [
-                    {"check": f.check, "detail": f.detail} for f in result.findings
-                ],
-                "notes": result.notes,
-                "checked": result.checked,
-            }
-            summary = (
-                "Integrity check passed: no findings."
-                if result.ok
-                else f"Integrity check found {len(result.findings)} problem(s)."
-            )
-            return summary, payload, None
-
-        self.run_operation(options, operation)
+        self.perform(options)

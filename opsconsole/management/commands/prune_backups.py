@@ -1,5 +1,5 @@
 from opsconsole.commandline import OpsCommand
-from opsconsole.retention import prune_backups
+from opsconsole.models import OpsKind
 
 
 class Command(OpsCommand):
@@ -7,7 +7,7 @@ class Command(OpsCommand):
         "Delete all but the newest N backups in BACKUP_DIR. The newest backup "
         "that verifies is always kept."
     )
-    kind = "prune_backups"
+    kind = OpsKind.PRUNE_BACKUPS
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -24,19 +24,4 @@ class Command(OpsCommand):
         )
 
     def handle(self, *args, keep, dry_run, **options):
-        def operation(recorder):
-            doomed = prune_backups(keep=keep, dry_run=dry_run)
-            for path in doomed:
-                recorder.log(f"{'would delete' if dry_run else 'deleted'} {path}")
-                if not options["json"]:
-                    self.stderr.write(
-                        f"{'would delete' if dry_run else 'deleted'} {path}"
-                    )
-            verb = "Would delete" if dry_run else "Deleted"
-            return (
-                f"{verb} {len(doomed)} backup(s).",
-                {"ok": True, "dry_run": dry_run, "deleted": [str(p) for p in doomed]},
-                None,
-            )
-
-        self.run_operation(options, operation)
+        self.perform(options, keep=keep, dry_run=dry_run)

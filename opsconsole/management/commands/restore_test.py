@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from opsconsole.commandline import OpsCommand
-from opsconsole.restore_test import run_restore_test
+from opsconsole.models import OpsKind
 
 
 class Command(OpsCommand):
@@ -9,7 +9,7 @@ class Command(OpsCommand):
         "Restore a backup into a scratch database (never the live one), check "
         "it, compare it with its manifest and record the restore time (RTO)."
     )
-    kind = "restore_test"
+    kind = OpsKind.RESTORE_TEST
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -23,25 +23,5 @@ class Command(OpsCommand):
     def handle(self, *args, backup, latest, **options):
         if bool(backup) == bool(latest):
             raise CommandError("Name one backup file, or --latest.")
-
-        def operation(recorder):
-            result = run_restore_test(backup)
-            payload = {
-                "ok": result.passed,
-                "path": str(result.path),
-                "rto_seconds": round(result.rto_seconds, 3),
-                "problems": result.problems,
-                "row_counts": result.row_counts,
-            }
-            if result.passed:
-                summary = (
-                    f"Restore test of {result.path.name} passed; restore took "
-                    f"{result.rto_seconds:.2f} s."
-                )
-            else:
-                summary = (
-                    f"Restore test of {result.path.name} FAILED: {result.problems[0]}"
-                )
-            return summary, payload, None
-
-        self.run_operation(options, operation)
+        # No backup named: the operation drills the newest one.
+        self.perform(options, backup=backup)

@@ -2,27 +2,29 @@
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db.migrations.loader import MigrationLoader
+from django.template.defaultfilters import filesizeformat
 
 from opsconsole import version
+from opsconsole.backups.files import durable_write, sha256_of, write_json_durably
+from opsconsole.backups.locks import operation_lock
+from opsconsole.backups.manifest import FORMAT, manifest_path
+from opsconsole.backups.retention import prune_backups
 from opsconsole.engines import engine_for
 from opsconsole.errors import OpsError
-from opsconsole.files import durable_write, sha256_of, write_json_durably
-from opsconsole.locks import operation_lock
-from opsconsole.manifest import FORMAT, manifest_path
+from opsconsole.results import OperationResult
 
 
 @dataclass
-class BackupResult:
+class BackupResult(OperationResult):
     path: Path
     manifest: dict
     duration_seconds: float
-    pruned: list
+    pruned: list = field(default_factory=list)
 
     @property
     def size(self):
@@ -31,6 +33,31 @@ class BackupResult:
     @property
     def sha256(self):
         return self.manifest["artifact"]["sha256"]
+
+    @property
+    def summary(self):
+        return (
+            f"Backed up to {self.path} ({filesizeformat(self.size)}, "
+            f"{self.duration_seconds:.1f} s); pruned {len(self.pruned)}."
+        )
+
+    @property
+    def artifact(self):
+        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+    def as_dict(self):
+        return {
+            "ok": True,
+            "path": str(self.path),
+            "size": self.size,
+            "sha256": self.sha256,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "row_counts": self.manifest["row_counts"],
+            "pruned": [str(p) for p in self.pruned],
+        }
+
+    def details(self):
+        return [f"pruned {path}" for path in self.pruned]
 
 
 def _artifact_name(engine, label, now):
@@ -47,8 +74,6 @@ def create_backup(
 ):
     """Back up the live database into output_dir (BACKUP_DIR), then prune to
     `keep` (BACKUP_KEEP) backups. Safe while the app serves traffic."""
-    from opsconsole.retention import prune_backups
-
     output_dir = Path(output_dir or settings.BACKUP_DIR)
     keep = settings.BACKUP_KEEP if keep is None else keep
     if keep < 1:
@@ -86,16 +111,12 @@ def create_backup(
         }
         # Written last: only now is this a backup (manifest.list_backups).
         write_json_durably(manifest_path(artifact), manifest)
-        # Retention only after the new backup is complete.
-        pruned = prune_backups(directory=output_dir, keep=keep, protect=artifact)
+        # Retention only after the new backup is complete. Its sha256 was
+        # just computed from the file, so retention need not hash it again.
+        pruned = prune_backups(
+            directory=output_dir, keep=keep, known_good=artifact
+        ).deleted
     return BackupResult(artifact, manifest, time.monotonic() - started, pruned)
-
-
-def known_migrations():
-    """(app, name) of every migration the code has, applied or not."""
-    return {
-        key for key in MigrationLoader(None, ignore_no_migrations=True).disk_migrations
-    }
 
 
 def _remove_leftover_partials(directory):

@@ -4,6 +4,9 @@ set of bytes on disk a backup."""
 import json
 from pathlib import Path
 
+from django.conf import settings
+from django.db.migrations.loader import MigrationLoader
+
 from opsconsole.errors import OpsError
 
 FORMAT = 1
@@ -51,3 +54,18 @@ def list_backups(directory):
             found.append((data.get("created_at", ""), artifact, data))
     found.sort(key=lambda item: (item[0], item[1].name), reverse=True)
     return [(artifact, data) for _, artifact, data in found]
+
+
+def latest_backup(directory=None):
+    """The newest complete backup's artifact path; OpsError when there is none."""
+    directory = directory or settings.BACKUP_DIR
+    backups = list_backups(directory)
+    if not backups:
+        raise OpsError(f"no backup in {directory}; run `manage.py backup` first.")
+    return backups[0][0]
+
+
+def known_migrations():
+    """(app, name) of every migration the code has, applied or not: what a
+    manifest's migrations are compared with."""
+    return set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)

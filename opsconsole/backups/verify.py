@@ -4,10 +4,10 @@ Checked before anything is touched."""
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsconsole.backups.files import sha256_of
+from opsconsole.backups.manifest import known_migrations, read_manifest
 from opsconsole.engines import engine_for
 from opsconsole.errors import OpsError
-from opsconsole.files import sha256_of
-from opsconsole.manifest import read_manifest
 
 
 @dataclass
@@ -17,8 +17,9 @@ class VerifyResult:
 
 
 def verify_backup(artifact, *, alias="default"):
-    from opsconsole.backup import known_migrations
-
+    """A VerifyResult for a backup that is whole and restorable here, else
+    OpsError saying why. Reads and hashes the whole file: do it once per
+    operation and pass the result on."""
     artifact = Path(artifact)
     if not artifact.is_file():
         raise OpsError(f"no backup file at {artifact}.")
