@@ -294,3 +294,46 @@ def test_restore_command_refuses_a_missing_file(transactional_db, tmp_path):
     out = io.StringIO()
     with pytest.raises(CommandError, match="no backup file"):
         call_command("restore", str(tmp_path / "nope"), interactive=False, stdout=out)
+
+
+def test_a_restore_hashes_the_backup_and_its_safety_copy_once_each(
+    transactional_db, monkeypatch
+):
+    from opsconsole.backups import create as create_module
+    from opsconsole.backups import files
+    from opsconsole.backups import verify as verify_module
+
+    make_sample_data()
+    backup = create_backup()
+    hashed = []
+
+    def counting_sha256_of(path):
+        hashed.append(Path(path).name)
+        return files.sha256_of(path)
+
+    monkeypatch.setattr(verify_module, "sha256_of", counting_sha256_of)
+    monkeypatch.setattr(create_module, "sha256_of", counting_sha256_of)
+
+    result = restore_backup(backup.path)
+
+    assert sorted(hashed) == sorted([backup.path.name, result.safety_backup.name])
+
+
+def test_the_restore_command_verifies_before_it_asks_and_not_again(
+    transactional_db, monkeypatch
+):
+    from opsconsole.backups import restore as module
+
+    make_sample_data()
+    backup = create_backup()
+    verified = []
+    real_verify = module.verify_backup
+
+    def counting_verify(*args, **kwargs):
+        verified.append(args[0])
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(module, "verify_backup", counting_verify)
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    call_command("restore", str(backup.path), stdout=io.StringIO())
+    assert verified == [str(backup.path)]
