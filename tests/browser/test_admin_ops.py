@@ -74,8 +74,11 @@ def test_back_up_now_queues_the_worker_runs_it_and_the_pages_show_it(
     [(artifact, _)] = list_backups(backup_dir)
     assert OpsRun.objects.get().status == "succeeded"
 
-    page.reload()
-    expect(page.locator("#ops-run-status")).to_contain_text("Succeeded")
+    # The page's own refresh (every few seconds while the run is active)
+    # shows the outcome; a reload of ours could collide with it mid-flight.
+    expect(page.locator("#ops-run-status")).to_contain_text(
+        "Succeeded", timeout=15_000
+    )
     expect(page.get_by_text(str(artifact)).first).to_be_visible()
 
     page.locator(".object-tools").get_by_role("link", name="Backups").click()
