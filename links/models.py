@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from links.codes import MAX_LENGTH, generate_code, validate_short_code
+from links.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from links.targets import MAX_TARGET_LENGTH, validate_target_url
-from opsconsole.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 
 # Attempts at a fresh random code before giving up. With 62**7 codes a second
 # attempt is already rare; eight failures in a row mean something else is wrong.
