@@ -149,10 +149,7 @@ class LinkQuerySet(models.QuerySet):
 
     def create_link(self, *, target_url, short_code=None, **fields):
         """Validate and insert one link; a generated code when none is given.
-
-        The unique constraint decides races: a taken custom code raises
-        ShortCodeTaken, a colliding generated code is replaced and retried.
-        """
+        A taken custom code raises ShortCodeTaken (see Link.insert_new)."""
         if isinstance(target_url, str):
             target_url = target_url.strip()
         link = self.model(target_url=target_url, short_code=short_code or "", **fields)
@@ -164,20 +161,8 @@ class LinkQuerySet(models.QuerySet):
             validate_unique=False,
             validate_constraints=False,
         )
-        if short_code:
-            link.save_new_code_or_raise()
-            return link
-        for _ in range(GENERATE_ATTEMPTS):
-            link.short_code = generate_code()
-            try:
-                link.save_new_code_or_raise()
-            except ShortCodeTaken:
-                continue
-            return link
-        raise RuntimeError(
-            f"No free short code after {GENERATE_ATTEMPTS} attempts; "
-            "the code space may be nearly full."
-        )
+        link.insert_new()
+        return link
 
 
 class Link(models.Model):
@@ -299,6 +284,28 @@ class Link(models.Model):
         )
         series = (start + timedelta(days=offset) for offset in range(days))
         return [(day, counts.get(day, 0)) for day in series]
+
+    def insert_new(self):
+        """Insert this link, generating a free code if it has none.
+
+        The unique constraint decides races: a taken custom code raises
+        ShortCodeTaken, a colliding generated code is replaced and retried,
+        up to GENERATE_ATTEMPTS times.
+        """
+        if self.short_code:
+            self.save_new_code_or_raise()
+            return
+        for _ in range(GENERATE_ATTEMPTS):
+            self.short_code = generate_code()
+            try:
+                self.save_new_code_or_raise()
+            except ShortCodeTaken:
+                continue
+            return
+        raise RuntimeError(
+            f"No free short code after {GENERATE_ATTEMPTS} attempts; "
+            "the code space may be nearly full."
+        )
 
     def save_new_code_or_raise(self):
         """Insert this link; ShortCodeTaken if its code exists already."""

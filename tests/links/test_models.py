@@ -123,6 +123,21 @@ def test_create_link_retries_a_colliding_generated_code(db, monkeypatch):
     assert Link.objects.count() == 2
 
 
+def test_insert_new_gives_up_when_every_generated_code_is_taken(db, monkeypatch):
+    make("Taken12")
+    tries = []
+
+    def taken_code():
+        tries.append(1)
+        return "Taken12"
+
+    monkeypatch.setattr(link_models, "generate_code", taken_code)
+    with pytest.raises(RuntimeError, match="No free short code after 8 attempts"):
+        Link(target_url="https://example.com/").insert_new()
+    assert len(tries) == link_models.GENERATE_ATTEMPTS
+    assert Link.objects.count() == 1
+
+
 def test_create_link_with_a_taken_custom_code_raises(db):
     make("mine")
     with pytest.raises(ShortCodeTaken):
