@@ -3,9 +3,9 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from links.auth import UnknownUser, find_user
 from links.exports import csv_lines
 from links.models import Link
 
@@ -38,7 +38,10 @@ class Command(BaseCommand):
     def handle(self, *args, owner, output, verbosity, **options):
         links = Link.objects.all()
         if owner:
-            links = links.owned_by(_find_user(owner))
+            try:
+                links = links.owned_by(find_user(owner))
+            except UnknownUser as exc:
+                raise CommandError(str(exc)) from exc
         self.exported = 0
         # closing(): a failed export releases its database cursor now, not
         # when the generator is collected after the connection has closed.
@@ -102,11 +105,3 @@ def _write_atomically(path, lines):
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-
-
-def _find_user(username):
-    User = get_user_model()
-    try:
-        return User.objects.get(**{User.USERNAME_FIELD: username})
-    except User.DoesNotExist:
-        raise CommandError(f"No user named {username!r}.") from None
