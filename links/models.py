@@ -377,10 +377,3 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.key_prefix}… ({self.user})"
-
-    @property
-    def is_usable(self):
-        now = timezone.now()
-        return self.revoked_at is None and (
-            self.expires_at is None or self.expires_at > now
-        )
