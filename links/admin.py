@@ -3,7 +3,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.auth import get_user_model
-from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,7 @@ from links.admin_changelist import (
 )
 from links.auth import KEY_PREFIX, hash_key, new_key
 from links.charts import clicks_chart_svg
-from links.exports import csv_lines
+from links.exports import csv_download
 from links.models import ApiToken, Link
 from links.targets import validate_target_url
 
@@ -259,18 +258,8 @@ class LinkAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected links as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        # The same streamed format as the API export; the owner join is
-        # not needed for it.
-        response = StreamingHttpResponse(
-            csv_lines(queryset.select_related(None), request),
-            content_type="text/csv; charset=utf-8",
-        )
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = (
-            f'attachment; filename="tinylink-links-{stamp}.csv"'
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        # The same streamed download as the API export.
+        return csv_download(queryset, request)
 
 
 @admin.register(ApiToken)

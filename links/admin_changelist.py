@@ -1,23 +1,15 @@
 """The links change list at a million rows: filters, ordering and counts
 that an index or a statistic can answer.
 
-Counting: PostgreSQL has no cheap exact COUNT(*): MVCC makes it visit every
-row (or every index entry), about 150 ms per million links and growing with
-the table. Its planner statistics already hold a row estimate,
-pg_class.reltuples, kept fresh by autovacuum's ANALYZE; for an unfiltered list
-of a large table that estimate is as useful as the exact number.
-
-SQLite keeps no such number (sqlite_stat1 exists only after a manual ANALYZE
-and is never refreshed), and needs none: its COUNT(*) walks the smallest index
-of one local file, about a millisecond for a million links
-(docs/performance.md). So SQLite always counts exactly.
+Counting: an unfiltered list of a large table shows PostgreSQL's planner
+estimate instead of running COUNT(*) (LinkQuerySet.planner_estimate says why
+PostgreSQL needs one and SQLite does not); any filter counts exactly.
 """
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db import connections
 from django.utils.functional import cached_property
 
 from links.models import LinkState
@@ -27,45 +19,17 @@ from links.models import LinkState
 ESTIMATE_THRESHOLD = 10_000
 
 
-def estimated_row_count(model, *, using="default"):
-    """PostgreSQL's estimate of the rows in model's table, or None when the
-    database has no usable estimate (SQLite; a table never analysed)."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-            [connection.ops.quote_name(model._meta.db_table)],
-        )
-        row = cursor.fetchone()
-    # -1 means "never vacuumed or analysed" (PostgreSQL 14+).
-    if row is None or row[0] < 0:
-        return None
-    return row[0]
-
-
 def _large(estimate):
     return estimate is not None and estimate > ESTIMATE_THRESHOLD
 
 
-def table_row_count(model, *, using="default"):
-    """(count, is_estimate): the estimate when the table is large, else exact."""
-    estimate = estimated_row_count(model, using=using)
+def table_row_count(queryset):
+    """(count, is_estimate): the planner's estimate for an unfiltered queryset
+    of a large table, else the exact count."""
+    estimate = queryset.planner_estimate()
     if _large(estimate):
         return estimate, True
-    return model._default_manager.using(using).count(), False
-
-
-def _is_whole_table(queryset):
-    query = queryset.query
-    return not (
-        query.where
-        or query.distinct
-        or query.combinator
-        or query.is_sliced
-        or query.group_by
-    )
+    return queryset.count(), False
 
 
 class EstimatedCountPaginator(Paginator):
@@ -76,9 +40,10 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        queryset = self.object_list
-        if hasattr(queryset, "query") and _is_whole_table(queryset):
-            estimate = estimated_row_count(queryset.model, using=queryset.db)
+        # A Paginator may be handed a plain list, which has no estimate.
+        planner_estimate = getattr(self.object_list, "planner_estimate", None)
+        if planner_estimate is not None:
+            estimate = planner_estimate()
             if _large(estimate):
                 return estimate
         return super().count

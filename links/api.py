@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -21,7 +21,7 @@ from links.api_schema import (
     stats_schema,
 )
 from links.errors import Conflict, error_envelope
-from links.exports import csv_lines
+from links.exports import csv_download
 from links.models import Link, LinkState, ShortCodeTaken
 from links.serializers import LinkSerializer
 from links.throttles import WriteRateThrottle
@@ -208,16 +208,7 @@ class LinkViewSet(
         throttle_classes=[],
     )
     def export(self, request):
-        response = StreamingHttpResponse(
-            csv_lines(self.get_queryset().select_related(None), request),
-            content_type="text/csv; charset=utf-8",
-        )
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = (
-            f'attachment; filename="tinylink-links-{stamp}.csv"'
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        return csv_download(self.get_queryset(), request)
 
     @bulk_schema
     @action(detail=False, methods=["post"])

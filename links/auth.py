@@ -1,9 +1,11 @@
-"""API tokens: issuing them and authenticating `Authorization: Token <key>`."""
+"""API tokens: issuing them and authenticating `Authorization: Token <key>`;
+finding the user a command names."""
 
 import hashlib
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -34,6 +36,24 @@ def issue_token(user, *, name="", expires_in=None):
         expires_at=timezone.now() + expires_in if expires_in else None,
     )
     return token, key
+
+
+class UnknownUser(LookupError):
+    """No user has the username given."""
+
+    def __init__(self, username):
+        super().__init__(f"No user named {username!r}.")
+        self.username = username
+
+
+def find_user(username):
+    """The user with this username (the model's USERNAME_FIELD); UnknownUser
+    when there is none."""
+    User = get_user_model()
+    try:
+        return User.objects.get(**{User.USERNAME_FIELD: username})
+    except User.DoesNotExist:
+        raise UnknownUser(username) from None
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

@@ -17,9 +17,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from links.codes import generate_code
 from links.exports import EXPORT_HEADER, restore_cell
-from links.models import GENERATE_ATTEMPTS, Link, ShortCodeTaken
+from links.models import Link, ShortCodeTaken
 
 BATCH_SIZE = 500
 PROGRESS_EVERY = 10_000
@@ -231,7 +230,7 @@ class _Importer:
                 self._exists(line, code)
                 continue
             try:
-                _insert(link)
+                link.insert_new()
             except ShortCodeTaken:
                 # Each insert has its own savepoint: the batch goes on.
                 self._exists(line, code)
@@ -276,24 +275,6 @@ def _insert_all(batch, existing):
     except IntegrityError:
         return False
     return True
-
-
-def _insert(link):
-    if link.short_code:
-        link.save_new_code_or_raise()
-        return
-    # create_link's loop, without its second full_clean of a validated row.
-    for _ in range(GENERATE_ATTEMPTS):
-        link.short_code = generate_code()
-        try:
-            link.save_new_code_or_raise()
-        except ShortCodeTaken:
-            continue
-        return
-    raise RuntimeError(
-        f"No free short code after {GENERATE_ATTEMPTS} attempts; "
-        "the code space may be nearly full."
-    )
 
 
 def _validated_link(cells, columns, *, owner):

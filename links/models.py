@@ -2,14 +2,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from links.codes import MAX_LENGTH, generate_code, validate_short_code
+from links.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from links.targets import MAX_TARGET_LENGTH, validate_target_url
-from opsconsole.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 
 # Attempts at a fresh random code before giving up. With 62**7 codes a second
 # attempt is already rare; eight failures in a row mean something else is wrong.
@@ -107,12 +107,49 @@ class LinkQuerySet(models.QuerySet):
         LINKS_UPDATED.inc(changed)
         return changed
 
+    def planner_estimate(self):
+        """PostgreSQL's estimate of the rows in this unfiltered queryset, or
+        None where there is no usable one: a filtered queryset (no statistic
+        knows that number), a table never analysed, or SQLite.
+
+        PostgreSQL has no cheap exact COUNT(*): MVCC makes it visit every row
+        (or every index entry), about 150 ms per million links and growing
+        with the table. Its planner statistics already hold a row estimate,
+        pg_class.reltuples, kept fresh by autovacuum's ANALYZE; for an
+        unfiltered list of a large table that estimate is as useful as the
+        exact number.
+
+        SQLite keeps no such number (sqlite_stat1 exists only after a manual
+        ANALYZE and is never refreshed), and needs none: its COUNT(*) walks
+        the smallest index of one local file, about a millisecond for a
+        million links (docs/performance.md). So SQLite always counts exactly.
+        """
+        query = self.query
+        if (
+            query.where
+            or query.distinct
+            or query.combinator
+            or query.is_sliced
+            or query.group_by
+        ):
+            return None
+        connection = connections[self.db]
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [connection.ops.quote_name(self.model._meta.db_table)],
+            )
+            row = cursor.fetchone()
+        # -1 means "never vacuumed or analysed" (PostgreSQL 14+).
+        if row is None or row[0] < 0:
+            return None
+        return row[0]
+
     def create_link(self, *, target_url, short_code=None, **fields):
         """Validate and insert one link; a generated code when none is given.
-
-        The unique constraint decides races: a taken custom code raises
-        ShortCodeTaken, a colliding generated code is replaced and retried.
-        """
+        A taken custom code raises ShortCodeTaken (see Link.insert_new)."""
         if isinstance(target_url, str):
             target_url = target_url.strip()
         link = self.model(target_url=target_url, short_code=short_code or "", **fields)
@@ -124,20 +161,8 @@ class LinkQuerySet(models.QuerySet):
             validate_unique=False,
             validate_constraints=False,
         )
-        if short_code:
-            link.save_new_code_or_raise()
-            return link
-        for _ in range(GENERATE_ATTEMPTS):
-            link.short_code = generate_code()
-            try:
-                link.save_new_code_or_raise()
-            except ShortCodeTaken:
-                continue
-            return link
-        raise RuntimeError(
-            f"No free short code after {GENERATE_ATTEMPTS} attempts; "
-            "the code space may be nearly full."
-        )
+        link.insert_new()
+        return link
 
 
 class Link(models.Model):
@@ -260,6 +285,28 @@ class Link(models.Model):
         series = (start + timedelta(days=offset) for offset in range(days))
         return [(day, counts.get(day, 0)) for day in series]
 
+    def insert_new(self):
+        """Insert this link, generating a free code if it has none.
+
+        The unique constraint decides races: a taken custom code raises
+        ShortCodeTaken, a colliding generated code is replaced and retried,
+        up to GENERATE_ATTEMPTS times.
+        """
+        if self.short_code:
+            self.save_new_code_or_raise()
+            return
+        for _ in range(GENERATE_ATTEMPTS):
+            self.short_code = generate_code()
+            try:
+                self.save_new_code_or_raise()
+            except ShortCodeTaken:
+                continue
+            return
+        raise RuntimeError(
+            f"No free short code after {GENERATE_ATTEMPTS} attempts; "
+            "the code space may be nearly full."
+        )
+
     def save_new_code_or_raise(self):
         """Insert this link; ShortCodeTaken if its code exists already."""
         try:
@@ -330,10 +377,3 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.key_prefix}… ({self.user})"
-
-    @property
-    def is_usable(self):
-        now = timezone.now()
-        return self.revoked_at is None and (
-            self.expires_at is None or self.expires_at > now
-        )

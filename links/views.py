@@ -6,9 +6,9 @@ from django.views.decorators.http import require_safe
 from links.clicks import record_click
 from links.clientip import client_ip
 from links.errors import error_response
+from links.metrics import REDIRECT_RESULTS
 from links.models import Link, LinkState
 from links.ratelimit import hit, parse_rate
-from opsconsole.metrics import REDIRECT_RESULTS
 
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",

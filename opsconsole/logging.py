@@ -25,8 +25,6 @@ _REQUEST_FIELDS = (
     "remote_addr",
     "user_agent",
 )
-# Django attaches the request object to some records; it must not be dumped.
-_SKIP = {"request", "server_time"}
 
 
 class JsonFormatter(logging.Formatter):

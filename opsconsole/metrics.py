@@ -16,7 +16,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
     generate_latest,
     multiprocess,
 )
@@ -24,20 +23,6 @@ from prometheus_client import (
 from links.clientip import client_ip
 from links.errors import error_response
 from opsconsole.opsmetrics import OperationsCollector
-
-REDIRECTS = Counter(
-    "tinylink_redirects",
-    "Requests to short links, by outcome.",
-    ["result"],
-)
-LINKS_CREATED = Counter("tinylink_links_created", "Links created.")
-LINKS_UPDATED = Counter("tinylink_links_updated", "Links updated.")
-LINKS_DELETED = Counter("tinylink_links_deleted", "Links deleted.")
-# Children bound once: the redirect path must not look labels up per request.
-REDIRECT_RESULTS = {
-    result: REDIRECTS.labels(result)
-    for result in ("redirect", "not_found", "gone", "rate_limited")
-}
 
 
 def _allowed(request):

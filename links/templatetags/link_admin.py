@@ -45,7 +45,7 @@ def compute_summary():
     links, and clicks on the current UTC day and the last seven UTC days
     (today included), summed from the daily counters, not from the links."""
     now = timezone.now()
-    total, total_is_estimate = table_row_count(Link)
+    total, total_is_estimate = table_row_count(Link.objects.all())
     clicks = recent_clicks(now.date())
     return {
         "as_of": now,

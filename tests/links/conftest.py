@@ -6,6 +6,7 @@ None is autouse: modules that want them say so with
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -44,6 +45,15 @@ def _no_rate_limits(settings):
 @pytest.fixture
 def api(user):
     _, key = issue_token(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def staff_api(db):
+    staff = get_user_model().objects.create_user("root", is_staff=True)
+    _, key = issue_token(staff)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client

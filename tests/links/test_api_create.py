@@ -4,24 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from links.auth import issue_token
 from links.models import Link
 from tests.links.api_helpers import LINK_FIELDS, assert_envelope, make
 
 pytestmark = pytest.mark.usefixtures("_no_rate_limits")
-
-
-@pytest.fixture
-def staff_api(db):
-    from django.contrib.auth import get_user_model
-
-    staff = get_user_model().objects.create_user("root", is_staff=True)
-    _, key = issue_token(staff)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def test_create_with_generated_code(api, user):

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from links import files
 from links.exports import EXPORT_HEADER, csv_lines
 from links.management.commands import export_links
 from links.models import Link
@@ -90,6 +91,50 @@ def test_failed_export_keeps_the_old_file_and_leaves_no_temp_file(
 
     assert target.read_text() == "the previous export\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_failed_export_to_a_new_file_leaves_no_file_and_no_partial_file(
+    links, tmp_path, monkeypatch
+):
+    target = tmp_path / "links.csv"
+
+    def failing_lines(queryset):
+        yield ",".join(EXPORT_HEADER) + "\r\n"
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(export_links, "csv_lines", failing_lines)
+
+    with pytest.raises(RuntimeError, match="database went away"):
+        export("-o", str(target))
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_replaces_a_partial_file_left_by_a_crash_and_writes_whole(
+    links, tmp_path
+):
+    target = tmp_path / "links.csv"
+    stale = tmp_path / "links.csv.partial"
+    stale.write_text("half an export from a crashed run")
+    stale.chmod(0o644)
+
+    export("-o", str(target))
+
+    assert target.read_bytes() == "".join(csv_lines(Link.objects.all())).encode()
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_export_syncs_the_directory_after_the_rename(links, tmp_path, monkeypatch):
+    target = tmp_path / "links.csv"
+    synced = []
+    monkeypatch.setattr(
+        files, "fsync_dir", lambda path: synced.append((path, target.exists()))
+    )
+
+    export("-o", str(target))
+
+    assert synced == [(tmp_path, True)]
 
 
 def test_export_into_a_missing_directory_fails_with_one_line(links, tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 
 from links import imports
+from links import models as link_models
 from links.models import Link
 from tests.links.import_helpers import (
     run,
@@ -30,6 +31,22 @@ def test_code_taken_between_check_and_insert_counts_as_existing_and_batch_goes_o
     assert (result.created, result.existed, result.invalid) == (2, 1, 0)
     assert reported == [(2, "exists", "short code 'race' exists; skipped.")]
     assert Link.objects.count() == 3
+
+
+def test_generated_code_that_collides_is_replaced_as_in_create_link(
+    db, tmp_path, monkeypatch
+):
+    Link.objects.create_link(target_url="https://example.com/", short_code="Taken12")
+    codes = iter(["Taken12", "Fresh34"])
+    monkeypatch.setattr(link_models, "generate_code", lambda: next(codes))
+    path = write_csv(tmp_path / "links.csv", "https://example.com/new")
+
+    result = imports.import_links(path=path)
+
+    assert (result.created, result.existed, result.invalid) == (1, 0, 0)
+    assert Link.objects.get(short_code="Fresh34").target_url == (
+        "https://example.com/new"
+    )
 
 
 def test_progress_is_reported_every_n_rows_with_counts(db, tmp_path):

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from links import models as link_models
@@ -122,6 +123,21 @@ def test_create_link_retries_a_colliding_generated_code(db, monkeypatch):
     assert Link.objects.count() == 2
 
 
+def test_insert_new_gives_up_when_every_generated_code_is_taken(db, monkeypatch):
+    make("Taken12")
+    tries = []
+
+    def taken_code():
+        tries.append(1)
+        return "Taken12"
+
+    monkeypatch.setattr(link_models, "generate_code", taken_code)
+    with pytest.raises(RuntimeError, match="No free short code after 8 attempts"):
+        Link(target_url="https://example.com/").insert_new()
+    assert len(tries) == link_models.GENERATE_ATTEMPTS
+    assert Link.objects.count() == 1
+
+
 def test_create_link_with_a_taken_custom_code_raises(db):
     make("mine")
     with pytest.raises(ShortCodeTaken):
@@ -197,3 +213,35 @@ def test_saving_a_stale_instance_keeps_clicks_counted_since(db):
     fresh = Link.objects.get(pk=link.pk)
     assert fresh.click_count == 41
     assert fresh.target_url == "https://example.org/"
+
+
+def test_planner_estimate_is_the_analysed_row_count_on_postgresql_only(db):
+    for n in range(3):
+        make(f"est{n}")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE links_link")
+        assert Link.objects.planner_estimate() == 3
+    else:
+        assert Link.objects.planner_estimate() is None
+
+
+@pytest.mark.parametrize(
+    "narrow",
+    [
+        lambda links: links.filter(is_active=False),
+        lambda links: links.none(),
+        lambda links: links.distinct(),
+        lambda links: links[:2],
+        lambda links: links.union(links),
+        lambda links: links.values("is_active").annotate(n=Count("pk")),
+    ],
+    ids=["filter", "none", "distinct", "slice", "union", "group_by"],
+)
+def test_planner_estimate_is_none_for_anything_but_the_whole_table(db, narrow):
+    for n in range(3):
+        make(f"est{n}", is_active=n != 0)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE links_link")
+    assert narrow(Link.objects.all()).planner_estimate() is None

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from links.auth import hash_key, issue_token
+from links.auth import UnknownUser, find_user, hash_key, issue_token
 from links.models import ApiToken
 
 
@@ -112,3 +112,10 @@ def test_create_api_token_refuses_non_positive_expiry(user):
             "create_api_token", "alice", "--expires-days", "0", stdout=io.StringIO()
         )
     assert not ApiToken.objects.exists()
+
+
+def test_find_user_finds_by_username_or_names_the_missing_one(user):
+    assert find_user("alice") == user
+    with pytest.raises(UnknownUser) as error:
+        find_user("ghost")
+    assert str(error.value) == "No user named 'ghost'."

@@ -1,9 +1,8 @@
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from links.auth import issue_token
+from links.auth import UnknownUser, find_user, issue_token
 
 
 class Command(BaseCommand):
@@ -25,11 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, username, expires_days, name, **options):
         if expires_days is not None and expires_days < 1:
             raise CommandError("--expires-days must be 1 or more.")
-        User = get_user_model()
         try:
-            user = User.objects.get(**{User.USERNAME_FIELD: username})
-        except User.DoesNotExist:
-            raise CommandError(f"No user named {username!r}.") from None
+            user = find_user(username)
+        except UnknownUser as exc:
+            raise CommandError(str(exc)) from exc
         if not user.is_active:
             raise CommandError(f"User {username!r} is inactive.")
         expires_in = timedelta(days=expires_days) if expires_days else None

@@ -1,12 +1,12 @@
 import os
-import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from links.auth import UnknownUser, find_user
 from links.exports import csv_lines
+from links.files import durable_write
 from links.models import Link
 
 PROGRESS_EVERY = 10_000
@@ -30,15 +30,18 @@ class Command(BaseCommand):
             metavar="FILE",
             help=(
                 "Write to FILE instead of stdout. FILE appears only when the "
-                "export is complete (written beside it, then renamed) and is "
-                "readable by its owner only."
+                "export is complete (written to FILE.partial, then renamed) and "
+                "is readable by its owner only."
             ),
         )
 
     def handle(self, *args, owner, output, verbosity, **options):
         links = Link.objects.all()
         if owner:
-            links = links.owned_by(_find_user(owner))
+            try:
+                links = links.owned_by(find_user(owner))
+            except UnknownUser as exc:
+                raise CommandError(str(exc)) from exc
         self.exported = 0
         # closing(): a failed export releases its database cursor now, not
         # when the generator is collected after the connection has closed.
@@ -50,7 +53,8 @@ class Command(BaseCommand):
 
     def _export_to_file(self, lines, path):
         try:
-            _write_atomically(path, lines)
+            with durable_write(path) as partial:
+                _write_owner_only(partial, lines)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         self.stdout.write(f"Exported {self.exported:,} links to {path}.")
@@ -81,32 +85,10 @@ class Command(BaseCommand):
                 self.stderr.write(f"{self.exported:,} links exported…")
 
 
-def _write_atomically(path, lines):
-    """Write lines to a temporary file beside `path`, then rename it: readers
-    see the old file or the complete new one, never half an export."""
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
-        "w",
-        encoding="utf-8",
-        newline="",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-def _find_user(username):
-    User = get_user_model()
-    try:
-        return User.objects.get(**{User.USERNAME_FIELD: username})
-    except User.DoesNotExist:
-        raise CommandError(f"No user named {username!r}.") from None
+def _write_owner_only(path, lines):
+    # Target URLs can be private: the file is its owner's only (0600, set on
+    # creation). O_EXCL, since durable_write has just removed any old partial
+    # file: one found here is not ours, and neither is its mode.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.writelines(lines)

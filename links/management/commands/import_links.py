@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from links.auth import UnknownUser, find_user
 from links.imports import ImportFileError, import_links
 
 
@@ -31,7 +31,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file, owner, dry_run, verbosity, **options):
-        owner_user = _find_user(owner) if owner else None
+        try:
+            owner_user = find_user(owner) if owner else None
+        except UnknownUser as exc:
+            raise CommandError(str(exc)) from exc
 
         def report(line, status, message):
             if status == "invalid":
@@ -74,11 +77,3 @@ def _counts(result):
         f"{created} {result.created:,}, existed {result.existed:,}, "
         f"invalid {result.invalid:,}"
     )
-
-
-def _find_user(username):
-    User = get_user_model()
-    try:
-        return User.objects.get(**{User.USERNAME_FIELD: username})
-    except User.DoesNotExist:
-        raise CommandError(f"No user named {username!r}.") from None
