@@ -63,6 +63,27 @@ class RunRecorder:
 
 
 @contextmanager
+def _recording(run, *, echo, save):
+    """Yield a recorder for `run`; mark the run succeeded or failed (with the
+    error as its summary), time it, and `save(run)` whatever happens."""
+    recorder = RunRecorder(run, echo)
+    started = time.monotonic()
+    try:
+        yield recorder
+    except BaseException as exc:
+        run.status = OpsStatus.FAILED
+        run.summary = (str(exc) or type(exc).__name__)[:500]
+        raise
+    else:
+        if run.status == OpsStatus.RUNNING:
+            run.status = OpsStatus.SUCCEEDED
+    finally:
+        run.finished_at = timezone.now()
+        run.duration_seconds = time.monotonic() - started
+        save(run)
+
+
+@contextmanager
 def recorded_run(kind, *, trigger, options=None, run=None, echo=None):
     """Create (or take over a queued) OpsRun, mark it running, and mark it
     succeeded or failed with the error as its summary."""
@@ -78,23 +99,10 @@ def recorded_run(kind, *, trigger, options=None, run=None, echo=None):
     else:
         run.status, run.started_at = OpsStatus.RUNNING, now
         run.save(update_fields=["status", "started_at"])
-    recorder = RunRecorder(run, echo)
-    started = time.monotonic()
-    try:
+    # A restore replaces this table too: save() inserts the row again if the
+    # restored data does not have it.
+    with _recording(run, echo=echo, save=OpsRun.save) as recorder:
         yield recorder
-    except BaseException as exc:
-        run.status = OpsStatus.FAILED
-        run.summary = (str(exc) or type(exc).__name__)[:500]
-        raise
-    else:
-        if run.status == OpsStatus.RUNNING:
-            run.status = OpsStatus.SUCCEEDED
-    finally:
-        run.finished_at = timezone.now()
-        run.duration_seconds = time.monotonic() - started
-        # A restore replaces this table too: save() inserts the row again if
-        # the restored data does not have it.
-        run.save()
 
 
 @contextmanager
@@ -109,21 +117,12 @@ def recorded_afterwards(kind, *, trigger, options=None, echo=None):
         status=OpsStatus.RUNNING,
         started_at=timezone.now(),
     )
-    recorder = RunRecorder(run, echo)
-    started = time.monotonic()
-    try:
-        yield recorder
-    except BaseException as exc:
-        run.status = OpsStatus.FAILED
-        run.summary = (str(exc) or type(exc).__name__)[:500]
-        raise
-    else:
-        if run.status == OpsStatus.RUNNING:
-            run.status = OpsStatus.SUCCEEDED
-    finally:
-        run.finished_at = timezone.now()
-        run.duration_seconds = time.monotonic() - started
+
+    def insert(run):
         try:
             run.save(force_insert=True)
         except DatabaseError as exc:
             logger.warning("could not record the %s run: %s", kind, exc)
+
+    with _recording(run, echo=echo, save=insert) as recorder:
+        yield recorder

@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from links.files import durable_write
 from opsconsole import version
-from opsconsole.backups.files import durable_write, sha256_of, write_json_durably
+from opsconsole.backups.files import sha256_of, write_json_durably
 from opsconsole.backups.locks import operation_lock
 from opsconsole.backups.manifest import FORMAT, manifest_path
 from opsconsole.backups.retention import prune_backups

@@ -74,11 +74,13 @@ def test_export_file_is_readable_by_its_owner_only(links, tmp_path):
     assert target.stat().st_mode & 0o777 == 0o600
 
 
-def test_failed_export_keeps_the_old_file_and_leaves_no_temp_file(
-    links, tmp_path, monkeypatch
+@pytest.mark.parametrize("previous", ["the previous export\n", None])
+def test_failed_export_keeps_what_was_there_and_leaves_no_partial_file(
+    links, tmp_path, monkeypatch, previous
 ):
     target = tmp_path / "links.csv"
-    target.write_text("the previous export\n")
+    if previous is not None:
+        target.write_text(previous)
 
     def failing_lines(queryset):
         yield ",".join(EXPORT_HEADER) + "\r\n"
@@ -89,25 +91,11 @@ def test_failed_export_keeps_the_old_file_and_leaves_no_temp_file(
     with pytest.raises(RuntimeError, match="database went away"):
         export("-o", str(target))
 
-    assert target.read_text() == "the previous export\n"
-    assert list(tmp_path.iterdir()) == [target]
-
-
-def test_failed_export_to_a_new_file_leaves_no_file_and_no_partial_file(
-    links, tmp_path, monkeypatch
-):
-    target = tmp_path / "links.csv"
-
-    def failing_lines(queryset):
-        yield ",".join(EXPORT_HEADER) + "\r\n"
-        raise RuntimeError("database went away")
-
-    monkeypatch.setattr(export_links, "csv_lines", failing_lines)
-
-    with pytest.raises(RuntimeError, match="database went away"):
-        export("-o", str(target))
-
-    assert list(tmp_path.iterdir()) == []
+    if previous is None:
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert target.read_text() == previous
+        assert list(tmp_path.iterdir()) == [target]
 
 
 def test_export_replaces_a_partial_file_left_by_a_crash_and_writes_whole(
