@@ -1,4 +1,5 @@
-"""Prometheus metrics: TinyLink's counters and the /metrics endpoint.
+"""The /metrics endpoint: every app's counters (links' live in links/metrics.py)
+plus the operations gauges, read from the database at scrape time.
 
 Under gunicorn every worker has its own memory, so counters are kept in
 prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set and
