@@ -67,8 +67,8 @@ def other_user(db):
 def gunicorn_server(transactional_db, tmp_path):
     """The `make serve` entry point, on a free port, against the test database."""
     server = GunicornServer(tmp_path)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
