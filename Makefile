@@ -9,12 +9,13 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
 
-.PHONY: help run serve test lint test-sqlite test-postgres migrate static clean
+.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean
 
 help:
-	@echo "make run    - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
-	@echo "make serve  - the production entry point: gunicorn -c deploy/gunicorn.conf.py"
-	@echo "make test   - ruff, then the whole suite on SQLite and on PostgreSQL"
+	@echo "make run        - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
+	@echo "make serve      - the production entry point: gunicorn -c deploy/gunicorn.conf.py"
+	@echo "make test       - ruff, then the whole suite on SQLite and on PostgreSQL"
+	@echo "make test-fast  - the edit loop: SQLite only, tests not marked slow (under a minute)"
 
 # Stamps make the second run fast: pip runs again only when a requirements
 # file changed.
@@ -53,6 +54,13 @@ test: lint test-sqlite test-postgres
 test-sqlite: $(VENV)/.dev .env static
 	@echo "=== test suite on SQLite ==="
 	DATABASE_URL=sqlite:///data/ci.db $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The edit loop: SQLite only, without the tests marked slow (gunicorn, the
+# browser, manage.py in a process of its own). Not a substitute for `make test`,
+# which CI runs.
+test-fast: $(VENV)/.dev .env static
+	@echo "=== fast tests on SQLite (not slow) ==="
+	DATABASE_URL=sqlite:///data/ci.db $(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 # A throwaway database of our own, dropped on the way out whatever happens;
 # pytest-django creates and drops its own test_ database beside it.

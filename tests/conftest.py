@@ -63,12 +63,27 @@ def other_user(db):
     return get_user_model().objects.create_user("bob", password="correct horse 2")
 
 
-@pytest.fixture
-def gunicorn_server(transactional_db, tmp_path):
-    """The `make serve` entry point, on a free port, against the test database."""
-    server = GunicornServer(tmp_path)
-    server.start()
+@pytest.fixture(scope="module")
+def _module_gunicorn(django_db_setup, tmp_path_factory):
+    # After django_db_setup, so that database_url() names the test database.
+    # That creates it only for a session with a test that uses the database:
+    # gunicorn_server, the way in, brings transactional_db.
+    server = GunicornServer(tmp_path_factory.mktemp("gunicorn"))
     try:
+        server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def gunicorn_server(_module_gunicorn, transactional_db):
+    """The `make serve` entry point, on a free port, against the test database.
+
+    One server serves all the tests of a module; transactional_db empties the
+    tables after each test (the server's pooled connections sit idle between
+    requests and hold no lock that would block the flush). What the server
+    keeps in memory does carry over: its local-memory cache (rate-limit
+    counters) and its metrics. A test that counts those, or needs its own
+    environment, starts a GunicornServer of its own."""
+    return _module_gunicorn

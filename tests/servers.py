@@ -63,8 +63,12 @@ class GunicornServer:
         self.extra_env = extra_env or {}
         self.log_path = Path(workdir) / "gunicorn.log"
         self.process = None
+        self._log = None
 
     def start(self, deadline_seconds=30):
+        """Starts gunicorn and waits until it answers. Whatever ends the wait
+        early (gunicorn exiting, the deadline, Ctrl-C) stops the process
+        before it propagates: a start that fails leaves nothing running."""
         if not (ROOT / "staticfiles" / "staticfiles.json").exists():
             subprocess.run(
                 [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
@@ -80,20 +84,27 @@ class GunicornServer:
             **self.extra_env,
         }
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "-c",
-                "deploy/gunicorn.conf.py",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi",
+                    "-c",
+                    "deploy/gunicorn.conf.py",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            self._wait_until_answering(deadline_seconds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_answering(self, deadline_seconds):
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -105,7 +116,6 @@ class GunicornServer:
             if status == 200:
                 return
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(
             f"gunicorn did not answer in {deadline_seconds}s:\n{self.log()}"
         )
@@ -114,12 +124,13 @@ class GunicornServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self):
-        if self.process and self.process.poll() is None:
+        """Safe to call twice, and after a start that failed half-way."""
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if getattr(self, "_log", None):
+        if self._log is not None:
             self._log.close()

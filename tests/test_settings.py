@@ -48,6 +48,7 @@ def manage(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_check_deploy_with_production_settings_is_clean(tmp_path):
     result = manage(
         "check",
@@ -64,6 +65,7 @@ def test_check_deploy_with_production_settings_is_clean(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_flags_development_defaults(tmp_path):
     env = {
         "SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
@@ -141,6 +143,7 @@ def test_postgresql_uses_the_builtin_pool(db):
         assert cursor.fetchone() == (1,)
 
 
+@pytest.mark.slow
 def test_redis_cache_url_uses_djangos_backend_and_works(tmp_path):
     result = manage(
         "shell",

@@ -81,20 +81,23 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture
-def ui_server(transactional_db, tmp_path):
-    """The real gunicorn entry point; one worker with threads starts fastest,
-    and a browser session needs no more."""
-    server = GunicornServer(tmp_path, workers=1, threads=8)
-    server.start()
+@pytest.fixture(scope="module")
+def ui_server(django_db_setup, tmp_path_factory):
+    """The real gunicorn entry point, one for a module's tests (started after
+    django_db_setup, so it serves the test database); one worker with threads
+    starts fastest, and a browser session needs no more. Each test has a
+    fresh browser context, so no session cookie carries over."""
+    server = GunicornServer(tmp_path_factory.mktemp("ui"), workers=1, threads=8)
     try:
+        server.start()
         yield server
     finally:
         server.stop()
 
 
 @pytest.fixture
-def page(browser, ui_server):
+def page(browser, ui_server, transactional_db):
+    # transactional_db: what the server wrote is flushed after the test.
     context = browser.new_context(
         base_url=ui_server.url, viewport={"width": 1280, "height": 900}
     )

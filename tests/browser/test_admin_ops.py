@@ -25,12 +25,13 @@ def backup_dir(settings, tmp_path):
 
 @pytest.fixture
 def ui_server(transactional_db, tmp_path, backup_dir):
-    """The `page` fixture's server, with the test's BACKUP_DIR."""
+    """The `page` fixture's server, with the test's BACKUP_DIR: a server of its
+    own, since the module-wide one has no per-test environment."""
     server = GunicornServer(
         tmp_path, workers=1, threads=8, extra_env={"BACKUP_DIR": str(backup_dir)}
     )
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

@@ -1,5 +1,9 @@
 """The TinyLink+ flows from the outside: the real gunicorn (`make serve`), a token
-made by the real `create_api_token` command, and plain HTTP with urllib."""
+made by the real `create_api_token` command, and plain HTTP with urllib.
+
+One server serves the whole module (see `gunicorn_server`). The tests call the
+command in-process, which prints the same key a shell would show; one test runs
+it as an operator does, in a process of its own."""
 
 import io
 import json
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
@@ -66,6 +71,13 @@ class Api:
 
 
 def create_api_token(username):
+    """The last line of `manage.py create_api_token`."""
+    out = io.StringIO()
+    call_command("create_api_token", username, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def create_api_token_in_a_shell(username):
     """The last line of `manage.py create_api_token`, run as an operator would."""
     result = subprocess.run(
         [sys.executable, "manage.py", "create_api_token", username],
@@ -82,6 +94,15 @@ def create_api_token(username):
 @pytest.fixture
 def api(gunicorn_server, user):
     return Api(gunicorn_server, create_api_token(user.username))
+
+
+def test_a_token_made_on_the_command_line_works_against_the_server(
+    gunicorn_server, user
+):
+    api = Api(gunicorn_server, create_api_token_in_a_shell(user.username))
+    answer = api("GET", "/api/links")
+    assert answer.status == 200, answer.body
+    assert answer.json()["count"] == 0
 
 
 def in_a_day():

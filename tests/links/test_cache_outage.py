@@ -84,7 +84,7 @@ def test_after_a_failure_the_limiter_leaves_the_cache_alone_for_a_while(
 def test_a_hung_redis_costs_a_bounded_wait_under_gunicorn(transactional_db, tmp_path):
     Link.objects.create(short_code="up", target_url="https://example.com/")
     # A hung Redis: without CACHE_SOCKET_TIMEOUT every request that touches
-    # the cache would wait forever.
+    # the cache would wait forever. A server of its own, for that CACHE_URL.
     with silent_port() as port:
         server = GunicornServer(
             tmp_path,

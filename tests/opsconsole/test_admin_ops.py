@@ -192,6 +192,7 @@ def test_the_changelist_links_the_operations_and_backups_pages(
     assert f'href="{BACKUPS}"' in page
 
 
+@pytest.mark.slow
 def test_the_operations_page_shows_the_facts_of_real_runs(
     admin_client, committed, backup_dir
 ):
@@ -232,6 +233,7 @@ def test_the_operations_page_warns_about_overdue_schedules_and_no_backup(
     assert '<strong class="ops-overdue">Overdue</strong>' in page
 
 
+@pytest.mark.slow
 def test_the_backups_page_lists_manifests_verifications_and_restore_commands(
     admin_client, committed, backup_dir
 ):

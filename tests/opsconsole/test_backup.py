@@ -100,6 +100,7 @@ def test_backup_keeps_the_newest_n(transactional_db):
     ]
 
 
+@pytest.mark.slow
 def test_backup_while_another_process_writes_restores_a_consistent_moment(
     transactional_db, tmp_path
 ):
@@ -142,6 +143,7 @@ def test_backup_while_another_process_writes_restores_a_consistent_moment(
     assert after <= restored["a"] <= before
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_backup_leaves_nothing_that_passes_for_a_backup(
     transactional_db, settings
 ):
@@ -219,6 +221,7 @@ def test_a_second_operation_is_refused_while_one_runs(
     assert OpsRun.objects.get().status == "failed"
 
 
+@pytest.mark.slow
 def test_backup_command_exits_non_zero_while_a_backup_runs(transactional_db):
     with operation_lock("backup"):
         result = manage("backup")

@@ -116,7 +116,9 @@ def proxy():
 
 @pytest.fixture
 def server(transactional_db, tmp_path, proxy):
-    # The test database, through the proxy.
+    # The test database, through the proxy. A server per test, not per
+    # module: each test breaks its database connections, and reads the log
+    # for the error that outage wrote, which an earlier test's would fake.
     url = urlsplit(database_url())
     auth = url.netloc.rpartition("@")[0]
     url = url._replace(netloc=f"{auth}@127.0.0.1:{proxy.port}").geturl()

@@ -144,6 +144,7 @@ def test_every_injected_problem_is_found(damaged):
     assert findings == {}
 
 
+@pytest.mark.slow
 def test_command_lists_every_finding_and_fails(damaged):
     out = io.StringIO()
     with pytest.raises(CommandError, match=r"found \d+ problem"):
@@ -188,6 +189,7 @@ def _index_root_page(path, column):
     raise LookupError(f"no index on links_link.{column}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ON_SQLITE, reason="SQLite's file format")
 def test_a_flipped_bit_in_an_index_page_is_found_with_the_rest(damaged, tmp_path):
     # A copy, so the test database itself is never damaged.

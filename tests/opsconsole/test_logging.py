@@ -313,6 +313,8 @@ def test_no_slow_query_log_is_installed_when_the_threshold_is_zero(db, settings)
 def test_gunicorn_writes_only_json_lines_and_an_access_line_per_request(
     transactional_db, tmp_path
 ):
+    # A server of its own: the access log is opt-in, and every line of the
+    # output is checked, so no other test may have written to it.
     server = GunicornServer(
         tmp_path, workers=1, threads=2, extra_env={"GUNICORN_ACCESSLOG": "-"}
     )

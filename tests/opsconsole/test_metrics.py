@@ -350,6 +350,8 @@ def redirects_by_worker(directory):
 
 @pytest.mark.slow
 def test_one_scrape_sums_the_redirects_of_every_worker(transactional_db, tmp_path):
+    # A server of its own, not the module-wide `gunicorn_server`: the counts
+    # must start from zero, in a metrics directory this test can read.
     requests = 300
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()

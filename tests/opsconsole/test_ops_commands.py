@@ -77,6 +77,7 @@ def test_restore_json_parses_and_the_run_is_recorded(transactional_db):
     assert run.result == payload
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -155,6 +155,7 @@ def test_postgresql_restore_failure_says_why(archive_failing_part_way):
         restore_backup(artifact)
 
 
+@pytest.mark.slow
 @on_sqlite
 def test_sqlite_restore_failing_part_way_leaves_the_data_unchanged(
     transactional_db, settings
@@ -256,6 +257,7 @@ def test_a_write_right_after_the_load_does_not_fail_the_restore(
     assert Link.objects.count() == 5
 
 
+@pytest.mark.slow
 def test_restore_without_noinput_and_no_answer_refuses(transactional_db):
     make_sample_data()
     backup = create_backup()
@@ -273,6 +275,7 @@ def test_restore_without_noinput_and_no_answer_refuses(transactional_db):
     assert len(list_backups(backup.path.parent)) == 1  # no safety backup either
 
 
+@pytest.mark.slow
 def test_restore_command_with_yes_restores_and_records_the_run(transactional_db):
     make_sample_data()
     before = data_checksum()

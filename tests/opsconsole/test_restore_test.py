@@ -64,6 +64,7 @@ def _scratch_databases():
         return {name for (name,) in cursor.fetchall()}
 
 
+@pytest.mark.slow
 def test_good_backup_passes_and_live_data_is_untouched(
     transactional_db, scratch_left_behind
 ):
@@ -87,6 +88,7 @@ def test_good_backup_passes_and_live_data_is_untouched(
     assert "passed" in run.summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("damage", "problem"), [(flip_byte, "corrupt"), (truncate, "truncated")]
 )
@@ -105,6 +107,7 @@ def test_damaged_backup_fails(transactional_db, scratch_left_behind, damage, pro
     assert OpsRun.objects.get(kind="restore_test").status == "failed"
 
 
+@pytest.mark.slow
 def test_backup_of_data_with_a_broken_invariant_fails(
     transactional_db, scratch_left_behind
 ):
@@ -147,6 +150,7 @@ def test_backup_that_cannot_be_loaded_fails_and_leaves_no_scratch_database(
     assert left_behind() == []
 
 
+@pytest.mark.slow
 def test_latest_tests_the_newest_backup_and_records_the_rto(
     transactional_db, scratch_left_behind
 ):

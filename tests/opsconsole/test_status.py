@@ -157,6 +157,7 @@ def test_metrics_gauges_have_no_value_before_any_run(client, db):
     assert scrape(client) == dict.fromkeys(GAUGES)
 
 
+@pytest.mark.slow
 def test_metrics_gauges_have_values_after_real_runs(
     client, transactional_db, backup_dir
 ):

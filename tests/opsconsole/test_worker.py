@@ -122,6 +122,7 @@ def test_worker_runs_integrity_checks_and_maintenance(committed):
     assert "vacuum" in maintenance.result["steps"][0]["step"]
 
 
+@pytest.mark.slow
 def test_worker_runs_a_restore_test_of_the_latest_backup(committed, backup_dir):
     OpsRun.objects.queue("backup", trigger="admin:alice")
     OpsRun.objects.queue("restore_test", trigger="admin:alice")
@@ -134,6 +135,7 @@ def test_worker_runs_a_restore_test_of_the_latest_backup(committed, backup_dir):
     assert "passed" in restore_test.summary
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_marked_failed_and_the_worker_goes_on(committed, backup_dir):
     # No backup exists yet, so the restore test cannot run at all.
     failing, _ = OpsRun.objects.queue("restore_test", trigger="admin:alice")
@@ -289,6 +291,7 @@ def test_sigterm_finishes_the_current_run_and_leaves_the_rest_queued(committed):
     assert waiting.status == "queued"
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
     run, _ = OpsRun.objects.queue("integrity", trigger="admin:alice")
     worker = subprocess.Popen(
