@@ -277,6 +277,13 @@ SPECTACULAR_SETTINGS = {
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
+# Manifests are signed with this key (HMAC); unset, one derived from
+# SECRET_KEY. Rotation: the new key here, the old one in the fallbacks until
+# the backups it signed have aged out. Read as is, like SECRET_KEY.
+BACKUP_SIGNING_KEY = os.environ.get("BACKUP_SIGNING_KEY", "")
+BACKUP_SIGNING_KEY_FALLBACKS = [
+    key for key in os.environ.get("BACKUP_SIGNING_KEY_FALLBACKS", "").split(",") if key
+]
 # A newest backup older than this makes /health/full "degraded" (hours).
 BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26)
 # A schedule due for longer than this shows as overdue (worker down).

@@ -19,13 +19,18 @@ def partial_path(path):
 
 
 @contextmanager
-def durable_write(path):
+def durable_write(path, *, mode=None):
     """Yield the .partial path to write; on success fsync + rename + fsync dir.
-    On failure the partial file is removed."""
+    On failure the partial file is removed. With `mode` (e.g. 0o600) the
+    partial file is created with it before the caller writes a byte, so the
+    data is never readable by others, not even for a moment; writing into it
+    (open "w"/"wb", sqlite3.connect) keeps the mode."""
     path = Path(path)
     partial = partial_path(path)
     partial.unlink(missing_ok=True)
     try:
+        if mode is not None:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         yield partial
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import connections
+from django.utils import timezone
 
-from opsconsole.backups.manifest import latest_backup
+from opsconsole.backups.files import write_json_durably
+from opsconsole.backups.manifest import drill_path, latest_backup, sign
 from opsconsole.backups.restore import compare_counts
 from opsconsole.backups.verify import verify_backup
 from opsconsole.engines import engine_for
@@ -53,14 +55,14 @@ class DrillResult(OperationResult):
         return [f"problem: {problem}" for problem in self.problems]
 
 
-def run_restore_test(backup=None, *, alias="default"):
+def run_restore_test(backup=None, *, alias="default", trust_unsigned=False):
     """Drill `backup`, or the newest backup when none is named. Returns a
     DrillResult; raises OpsError only when the drill could not run at all. A
     failed check is a result (passed=False), not an error."""
     artifact = Path(backup) if backup else latest_backup()
     started = time.monotonic()
     try:
-        verified = verify_backup(artifact, alias=alias)
+        verified = verify_backup(artifact, alias=alias, trust_unsigned=trust_unsigned)
     except OpsError as exc:
         return DrillResult(artifact, False, time.monotonic() - started, [str(exc)])
     manifest = verified.manifest
@@ -86,4 +88,13 @@ def run_restore_test(backup=None, *, alias="default"):
             del connections[SCRATCH_ALIAS]
         connections.settings.pop(SCRATCH_ALIAS, None)
         cleanup()
-    return DrillResult(artifact, not problems, rto, problems, counts)
+    result = DrillResult(artifact, not problems, rto, problems, counts)
+    record = {
+        "passed": result.passed,
+        "at": timezone.now().isoformat(),
+        "rto_seconds": round(rto, 3),
+        "problems": problems[:5],
+        "sha256": manifest["artifact"]["sha256"],
+    }
+    write_json_durably(drill_path(artifact), sign(record))
+    return result

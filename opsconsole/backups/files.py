@@ -10,7 +10,7 @@ CHUNK = 1024 * 1024
 
 
 def write_json_durably(path, data):
-    with durable_write(path) as partial:
+    with durable_write(path, mode=0o600) as partial:
         partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 

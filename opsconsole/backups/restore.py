@@ -1,27 +1,36 @@
-"""Restoring a backup into the live database, safely."""
+"""Restoring a backup into the live database, safely, including on the day
+the live database is lost or damaged."""
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.locks import operation_lock
+from opsconsole.backups.manifest import SAFETY, latest_backup
 from opsconsole.backups.verify import verify_backup
 from opsconsole.engines import engine_for
-from opsconsole.models import OpsRun
+from opsconsole.errors import OpsError
+from opsconsole.models import OpsKind, OpsRun, OpsStatus
 from opsconsole.results import OperationResult
 
 
 @dataclass
 class RestoreResult(OperationResult):
     path: Path
-    safety_backup: Path
     duration_seconds: float
     row_counts: dict
+    # What became of the data the restore replaced: a safety backup, the
+    # damaged files moved aside, or nothing because there was nothing.
+    safety_backup: Path | None = None
+    set_aside: list = field(default_factory=list)
+    replaced: str = ""
     migrations_applied: list = field(default_factory=list)
     sequences_fixed: list = field(default_factory=list)
     count_differences: list = field(default_factory=list)
@@ -30,7 +39,7 @@ class RestoreResult(OperationResult):
     def summary(self):
         summary = (
             f"Restored {self.path.name} in {self.duration_seconds:.1f} s; "
-            f"previous data saved as {self.safety_backup}."
+            f"{self.replaced}."
         )
         if self.migrations_applied:
             summary += f" Applied migrations: {', '.join(self.migrations_applied)}."
@@ -40,7 +49,9 @@ class RestoreResult(OperationResult):
         return {
             "ok": True,
             "path": str(self.path),
-            "safety_backup": str(self.safety_backup),
+            "safety_backup": str(self.safety_backup) if self.safety_backup else None,
+            "set_aside": [str(path) for path in self.set_aside],
+            "replaced": self.replaced,
             "duration_seconds": round(self.duration_seconds, 3),
             "row_counts": self.row_counts,
             "count_differences": self.count_differences,
@@ -54,6 +65,15 @@ class RestoreResult(OperationResult):
         ]
 
 
+@dataclass
+class _Replaced:
+    """What a restore did with the data it is about to replace."""
+
+    description: str
+    safety: object = None  # the safety backup's BackupResult
+    set_aside: list = field(default_factory=list)
+
+
 def compare_counts(expected, actual):
     """The tables whose counts differ, as 'table: expected N, found M'."""
     return [
@@ -64,29 +84,31 @@ def compare_counts(expected, actual):
 
 
 def restore_backup(
-    backup, *, confirm=None, alias="default", progress=None, apply_migrations=True
+    backup=None,
+    *,
+    confirm=None,
+    alias="default",
+    progress=None,
+    apply_migrations=True,
+    trust_unsigned=False,
 ):
-    """Verify the backup (once), let `confirm(manifest)` cancel by raising
-    OpsError, take a safety backup of the current database, then load the
-    backup in one transaction: a failure part-way leaves the current database
-    exactly as it was."""
+    """Verify the backup (once; the newest one when none is named), let
+    `confirm(manifest)` cancel by raising OpsError, save what the database
+    holds now, then load the backup in one transaction: a failure part-way
+    leaves the current database exactly as it was."""
     started = time.monotonic()
-    verified = verify_backup(backup, alias=alias)
+    verified = verify_backup(
+        backup or latest_backup(), alias=alias, trust_unsigned=trust_unsigned
+    )
     manifest = verified.manifest
     if confirm is not None:
         confirm(manifest)
     engine = engine_for(alias)
     with operation_lock("restore", alias):
-        safety = create_backup(
-            label="before-restore",
-            alias=alias,
-            lock=False,
-            keep=10**6,
-            progress=progress,
-        )
+        replaced = _keep_current_data(engine, alias, progress)
         engine.load(verified.path, progress=progress)
         connections[alias].close()
-        _close_interrupted_runs(alias)
+        _rewrite_history(alias, verified.path, replaced)
         fixed = engine.fix_sequences()
         # The load committed as one transaction (pg_restore
         # --single-transaction / the backup API), so the data is the backup's.
@@ -96,22 +118,91 @@ def restore_backup(
         mismatches = compare_counts(manifest["row_counts"], counts)
         applied = _apply_pending_migrations(alias) if apply_migrations else []
     return RestoreResult(
-        verified.path,
-        safety.path,
-        time.monotonic() - started,
-        counts,
-        applied,
-        fixed,
-        mismatches,
+        path=verified.path,
+        duration_seconds=time.monotonic() - started,
+        row_counts=counts,
+        safety_backup=replaced.safety.path if replaced.safety else None,
+        set_aside=replaced.set_aside,
+        replaced=replaced.description,
+        migrations_applied=applied,
+        sequences_fixed=fixed,
+        count_differences=mismatches,
     )
 
 
-def _close_interrupted_runs(alias):
-    """The restored run table may hold the row of the very backup being
-    restored, still "running" when the snapshot was taken."""
-    OpsRun.objects.using(alias).running().mark_failed(
-        "Interrupted: the database was restored from a snapshot taken while this ran."
+def _keep_current_data(engine, alias, progress):
+    """A safety backup of what the database holds now; nothing when it holds
+    nothing (a lost file, a re-created database); its files moved aside when
+    it is too damaged to be backed up. Never silently: the description says
+    which, and the restore's summary repeats it."""
+    try:
+        if not engine.has_schema():
+            return _Replaced("the database held no TinyLink data, nothing to save")
+        safety = create_backup(
+            label="before-restore",
+            alias=alias,
+            lock=False,
+            keep=10**6,
+            progress=progress,
+            purpose=SAFETY,
+        )
+    except OpsError as exc:
+        damage = engine.damage()
+        if damage is None:
+            raise OpsError(
+                f"the safety backup of the current data failed, nothing was "
+                f"changed: {exc}"
+            ) from exc
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        moved = engine.set_aside(f"damaged-{stamp}")
+        return _Replaced(
+            f"the current database was damaged ({damage}) and could not be "
+            f"backed up; its files were moved aside to "
+            f"{', '.join(str(path) for path in moved)}",
+            set_aside=moved,
+        )
+    if not safety.ok:
+        return _Replaced(
+            f"the current database failed its integrity check; its copy "
+            f"{safety.path} is kept",
+            safety=safety,
+        )
+    return _Replaced(f"previous data saved as {safety.path}", safety=safety)
+
+
+def _rewrite_history(alias, restored, replaced):
+    """The run table came back as it was in the snapshot. Finish its story:
+    the backup that was running when the snapshot was taken did complete
+    (its file is what was just restored); every other run that was running
+    or queued then did not, and is not run again; the safety backup that
+    this restore took is recorded after the fact."""
+    runs = OpsRun.objects.using(alias)
+    now = timezone.now()
+    runs.running().of_kind(OpsKind.BACKUP).update(
+        status=OpsStatus.SUCCEEDED,
+        finished_at=now,
+        summary=f"Completed: its backup {restored.name} was restored.",
+        artifact_path=str(restored),
     )
+    runs.active().mark_failed(
+        "Not run: the database was restored from a snapshot taken while this "
+        "was queued or running."
+    )
+    safety = replaced.safety
+    if safety is not None:
+        OpsRun.objects.using(alias).create(
+            kind=OpsKind.BACKUP,
+            trigger="restore",
+            status=OpsStatus.SUCCEEDED if safety.ok else OpsStatus.FAILED,
+            started_at=now,
+            finished_at=now,
+            duration_seconds=safety.duration_seconds,
+            summary=safety.summary[:500],
+            result=safety.as_dict(),
+            artifact_path=str(safety.path),
+            artifact_size=safety.size,
+            artifact_sha256=safety.sha256,
+        )
 
 
 def _apply_pending_migrations(alias):

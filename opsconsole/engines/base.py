@@ -1,5 +1,7 @@
 from dataclasses import dataclass, field
 
+from opsconsole.errors import OpsError
+
 
 @dataclass
 class Snapshot:
@@ -73,6 +75,38 @@ class Engine:
     def read_snapshot(self, artifact):
         """The Snapshot (row counts, migrations) a backup file holds; OpsError
         when it cannot be read."""
+        raise NotImplementedError
+
+    def has_schema(self):
+        """True when the live database holds TinyLink's tables (False for a
+        lost file or a re-created empty database); OpsError when it cannot
+        be read at all."""
+        raise NotImplementedError
+
+    def damage(self):
+        """What is wrong with the live database's storage, or None when a
+        quick check finds it sound (or the engine cannot tell)."""
+        return None
+
+    def set_aside(self, suffix):
+        """Move the damaged live database's files aside (kept, renamed with
+        `suffix`) so a restore can write a new one; returns the new paths.
+        OpsError where the engine has no files of its own to move."""
+        raise OpsError(
+            f"the {self.vendor} database cannot be moved aside by TinyLink; "
+            "restore into a new database instead (docs/operations.md)."
+        )
+
+    def check_schema(self, artifact, *, known_tables):
+        """OpsError naming the first object in the backup file that TinyLink's
+        migrations do not create (a trigger, a view, a function, an unknown
+        table): checked before anything is loaded, since such an object would
+        run an attacker's SQL during or after the restore."""
+        raise NotImplementedError
+
+    def check_artifact(self, artifact):
+        """Problems found by a quick integrity check of a backup file ([] when
+        it is sound): what makes a fresh backup count as good."""
         raise NotImplementedError
 
     def load(self, artifact, *, progress=None):

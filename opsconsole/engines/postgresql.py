@@ -1,6 +1,4 @@
 import os
-import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -10,6 +8,7 @@ import psycopg
 from django.apps import apps
 from psycopg import sql
 
+import opsconsole.engines.pg_archive as pg_archive
 from opsconsole.engines.base import Engine, Snapshot
 from opsconsole.errors import OpsError
 
@@ -86,30 +85,11 @@ class PostgreSQLEngine(Engine):
                 env[var] = str(info[key])
         return env
 
-    def _tool(self, name):
-        path = shutil.which(name)
-        if not path:
-            raise OpsError(
-                f"{name} is not installed; install the PostgreSQL client "
-                "tools (Debian: postgresql-client)."
-            )
-        return path
-
     def _server_major(self, conn):
         return int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
 
-    def _check_tool_version(self, tool, conn):
-        output = subprocess.run(
-            [tool, "--version"], capture_output=True, text=True, check=True
-        ).stdout
-        match = re.search(r"(\d+)(?:\.\d+)?", output)
-        tool_major = int(match[1]) if match else 0
-        server_major = self._server_major(conn)
-        if tool_major < server_major:
-            raise OpsError(
-                f"{os.path.basename(tool)} is version {tool_major} but the server is "
-                f"{server_major}; install a client at least as new as the server."
-            )
+    def _check_tool_version(self, path, conn):
+        pg_archive.check_tool_version(path, self._server_major(conn))
 
     # --- data operations -------------------------------------------------------
 
@@ -173,7 +153,7 @@ class PostgreSQLEngine(Engine):
     def dump(self, destination, *, progress=None):
         """pg_dump --format=custom of one exported snapshot; the row counts and
         migrations are read in that same snapshot, so they match the dump."""
-        pg_dump = self._tool("pg_dump")
+        pg_dump = pg_archive.tool("pg_dump")
         conn = self._connect()
         try:
             self._check_tool_version(pg_dump, conn)
@@ -211,50 +191,33 @@ class PostgreSQLEngine(Engine):
             conn.close()
         return snapshot
 
+    def has_schema(self):
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT to_regclass('django_migrations') IS NOT NULL"
+            ).fetchone()[0]
+
     def read_snapshot(self, artifact):
         """Only the manifest knows the counts of a custom-format dump; check
         that the file at least is one."""
-        pg_restore = self._tool("pg_restore")
-        result = subprocess.run(
-            [pg_restore, "--list", str(artifact)], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise OpsError(
-                f"{artifact} is not a readable pg_dump archive: {result.stderr.strip()}"
-            )
-        return None
+        pg_archive.list_entries(artifact)
+
+    def check_schema(self, artifact, *, known_tables):
+        pg_archive.check_schema(artifact, known_tables=known_tables)
+
+    def check_artifact(self, artifact):
+        """A dump of a damaged table fails in pg_dump itself, so what is left
+        to catch is a bad file: the whole archive is read back."""
+        return pg_archive.check_archive(artifact)
 
     def _restore(self, artifact, dbname):
-        pg_restore = self._tool("pg_restore")
-        result = subprocess.run(
-            [
-                pg_restore,
-                "--single-transaction",
-                "--exit-on-error",
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                "--no-password",
-                f"--dbname={dbname}",
-                str(artifact),
-            ],
-            capture_output=True,
-            text=True,
-            env=self._tool_env(dbname),
-        )
-        if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
-            # The reason is on the "ERROR:" line; the last lines only quote
-            # the statement that failed.
-            errors = [line for line in lines if "ERROR:" in line]
-            reason = (errors or lines or [f"exit {result.returncode}"])[0]
-            raise OpsError(f"pg_restore failed, the database is unchanged: {reason}")
+        pg_archive.restore_archive(artifact, dbname, self._tool_env(dbname))
 
     def load(self, artifact, *, progress=None):
         # Pooled connections must not hold locks that --clean needs.
         self.connection.close()
         with self._connect() as conn:
-            self._check_tool_version(self._tool("pg_restore"), conn)
+            self._check_tool_version(pg_archive.tool("pg_restore"), conn)
         self._restore(artifact, self.dbname)
 
     def fix_sequences(self):

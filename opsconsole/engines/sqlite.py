@@ -139,6 +139,72 @@ class SQLiteEngine(Engine):
             ) from exc
         return Snapshot(row_counts=counts, migrations=migrations)
 
+    def has_schema(self):
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return False
+        try:
+            with closing(_connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+                row = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                    "AND name = 'django_migrations'"
+                ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise OpsError(f"the database {self.path} is unreadable: {exc}") from exc
+        return row is not None
+
+    def damage(self):
+        problems = self.check_artifact(self.path)
+        return problems[0] if problems else None
+
+    def set_aside(self, suffix):
+        # Django's connection must not keep writing to the old file.
+        self.connection.close()
+        moved = []
+        # The -wal and -shm go along: left behind, the new database would
+        # replay the damaged one's log.
+        for ending in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{ending}")
+            if source.exists():
+                target = Path(f"{self.path}.{suffix}{ending}")
+                source.rename(target)
+                moved.append(target)
+        return moved
+
+    def check_schema(self, artifact, *, known_tables):
+        # SQLite's own bookkeeping tables, created by the engine, not by SQL.
+        allowed_tables = {*known_tables, "sqlite_sequence", "sqlite_stat1"}
+        try:
+            with closing(sqlite3.connect(f"file:{artifact}?mode=ro", uri=True)) as db:
+                objects = db.execute(
+                    "SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid"
+                ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise OpsError(
+                f"{artifact} is not a readable SQLite database: {exc}"
+            ) from exc
+        for kind, name, table in objects:
+            if kind not in ("table", "index"):
+                raise OpsError(
+                    f"{Path(artifact).name} holds a {kind} ({name}), which "
+                    "TinyLink never creates: refusing to load it. The backup was "
+                    "altered or is not TinyLink's."
+                )
+            if table not in allowed_tables:
+                raise OpsError(
+                    f"{Path(artifact).name} holds a table {table} that TinyLink's "
+                    "migrations do not create: refusing to load it."
+                )
+
+    def check_artifact(self, artifact):
+        """PRAGMA quick_check: every page and record readable (not the index
+        contents, which integrity_check compares at many times the cost)."""
+        try:
+            with closing(sqlite3.connect(f"file:{artifact}?mode=ro", uri=True)) as db:
+                rows = [row[0] for row in db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows[:20]
+
     def load(self, artifact, *, progress=None):
         """Replace the live database's content with the artifact's, through
         the backup API into the live file: one write transaction that other

@@ -242,17 +242,15 @@ def test_a_write_right_after_the_load_does_not_fail_the_restore(
 ):
     make_sample_data()
     backup = create_backup()
-    close_runs = restore_module._close_interrupted_runs
+    rewrite_history = restore_module._rewrite_history
 
-    def a_request_lands_meanwhile(alias):
+    def a_request_lands_meanwhile(*args):
         # What a redirect or an API call does as soon as the data is back;
         # patched in only to make the timing certain.
         Link.objects.create(short_code="meanwhile", target_url="https://e.com/")
-        close_runs(alias)
+        rewrite_history(*args)
 
-    monkeypatch.setattr(
-        restore_module, "_close_interrupted_runs", a_request_lands_meanwhile
-    )
+    monkeypatch.setattr(restore_module, "_rewrite_history", a_request_lands_meanwhile)
     restore_backup(backup.path)
     assert Link.objects.count() == 5
 

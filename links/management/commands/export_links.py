@@ -53,8 +53,12 @@ class Command(BaseCommand):
 
     def _export_to_file(self, lines, path):
         try:
-            with durable_write(path) as partial:
-                _write_owner_only(partial, lines)
+            # Target URLs can be private: the file is its owner's only.
+            with (
+                durable_write(path, mode=0o600) as partial,
+                open(partial, "w", encoding="utf-8", newline="") as handle,
+            ):
+                handle.writelines(lines)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         self.stdout.write(f"Exported {self.exported:,} links to {path}.")
@@ -83,12 +87,3 @@ class Command(BaseCommand):
             self.exported += 1
             if self.exported % PROGRESS_EVERY == 0 and verbosity >= 1:
                 self.stderr.write(f"{self.exported:,} links exported…")
-
-
-def _write_owner_only(path, lines):
-    # Target URLs can be private: the file is its owner's only (0600, set on
-    # creation). O_EXCL, since durable_write has just removed any old partial
-    # file: one found here is not ours, and neither is its mode.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.writelines(lines)

@@ -1,3 +1,5 @@
+from django.core.management.base import CommandError
+
 from opsconsole.commandline import OpsCommand
 from opsconsole.errors import OpsError
 from opsconsole.models import OpsKind
@@ -14,7 +16,20 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument(
-            "backup", help="Path of the backup file (not the manifest)."
+            "backup", nargs="?", help="Path of the backup file (not the manifest)."
+        )
+        parser.add_argument(
+            "--latest",
+            action="store_true",
+            help="Restore the newest backup in BACKUP_DIR (never a safety copy).",
+        )
+        parser.add_argument(
+            "--trust-unsigned",
+            action="store_true",
+            help=(
+                "Accept a backup whose manifest is unsigned or signed by another "
+                "installation's key (you vouch for where it comes from)."
+            ),
         )
         parser.add_argument(
             "--noinput",
@@ -24,9 +39,11 @@ class Command(OpsCommand):
             help="Do not ask to type 'yes'.",
         )
 
-    def handle(self, *args, backup, interactive, **options):
+    def handle(self, *args, backup, latest, interactive, trust_unsigned, **options):
+        if bool(backup) == bool(latest):
+            raise CommandError("Name one backup file, or --latest.")
         asked = {"confirm": self.confirm} if interactive else {}
-        self.perform(options, backup=backup, **asked)
+        self.perform(options, backup=backup, trust_unsigned=trust_unsigned, **asked)
 
     def confirm(self, manifest):
         """Called with the verified backup's manifest, before anything changes."""

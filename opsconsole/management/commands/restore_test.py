@@ -17,11 +17,16 @@ class Command(OpsCommand):
         parser.add_argument(
             "--latest",
             action="store_true",
-            help="Test the newest backup in BACKUP_DIR.",
+            help="Test the newest backup in BACKUP_DIR (never a safety copy).",
+        )
+        parser.add_argument(
+            "--trust-unsigned",
+            action="store_true",
+            help="Accept a backup whose manifest this installation did not sign.",
         )
 
-    def handle(self, *args, backup, latest, **options):
+    def handle(self, *args, backup, latest, trust_unsigned, **options):
         if bool(backup) == bool(latest):
             raise CommandError("Name one backup file, or --latest.")
         # No backup named: the operation drills the newest one.
-        self.perform(options, backup=backup)
+        self.perform(options, backup=backup, trust_unsigned=trust_unsigned)
