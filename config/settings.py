@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -276,6 +277,60 @@ SPECTACULAR_SETTINGS = {
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+# Where backups are kept: empty for BACKUP_DIR on this host, or
+# s3://BUCKET/PREFIX for an S3-compatible store (django-storages; credentials
+# from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as boto3 reads them), so
+# losing this host's disk does not lose its backups.
+BACKUP_STORE_URL = env.str("BACKUP_STORE_URL", default="")
+# Dumps are written, packed and unpacked here before they go to (or after they
+# come from) the store: needs room for the database plus its packed copy.
+BACKUP_STAGING_DIR = Path(
+    env.str("BACKUP_STAGING_DIR", default=str(DATA_DIR / "backup-staging"))
+)
+# Optional encryption to age public keys (age1…, comma-separated): the server
+# can write backups it cannot read. Restores need the private key, from
+# BACKUP_DECRYPTION_KEY_FILE (a file holding AGE-SECRET-KEY-…) or
+# BACKUP_DECRYPTION_KEY.
+BACKUP_ENCRYPTION_RECIPIENTS = env.list("BACKUP_ENCRYPTION_RECIPIENTS", default=[])
+BACKUP_DECRYPTION_KEY_FILE = env.str("BACKUP_DECRYPTION_KEY_FILE", default="")
+BACKUP_DECRYPTION_KEY = os.environ.get("BACKUP_DECRYPTION_KEY", "")
+# zstd level for new backups (1 fast … 19 small); 0 stores them uncompressed.
+BACKUP_COMPRESSION_LEVEL = env.int("BACKUP_COMPRESSION_LEVEL", default=3)
+if BACKUP_STORE_URL.startswith("s3://"):
+    _bucket, _, _prefix = BACKUP_STORE_URL[len("s3://") :].partition("/")
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "location": _prefix.strip("/"),
+            "endpoint_url": env.str("BACKUP_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("BACKUP_S3_REGION", default="") or None,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": False,
+            # A store that does not answer fails the backup in seconds, with
+            # one line, rather than after minutes of retries.
+            "client_config": BotoConfig(
+                connect_timeout=env.int("BACKUP_S3_TIMEOUT", default=10),
+                read_timeout=env.int("BACKUP_S3_TIMEOUT", default=10) * 6,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        },
+    }
+elif BACKUP_STORE_URL:
+    raise ImproperlyConfigured(
+        f"BACKUP_STORE_URL must be empty (BACKUP_DIR) or s3://bucket/prefix, "
+        f"got {BACKUP_STORE_URL!r}."
+    )
+else:
+    STORAGES["backups"] = {
+        "BACKEND": "opsconsole.backups.store.DurableFileSystemStorage",
+        # No location: BACKUP_DIR, read when the store is opened.
+        "OPTIONS": {
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
 # Manifests are signed with this key (HMAC); unset, one derived from
 # SECRET_KEY. Rotation: the new key here, the old one in the fallbacks until

@@ -1,6 +1,5 @@
 import json
 import shlex
-from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -16,7 +15,8 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from opsconsole import status
-from opsconsole.backups.manifest import list_backups
+from opsconsole.backups.catalog import list_backups
+from opsconsole.backups.store import backup_store
 from opsconsole.models import ACTIVE, OpsKind, OpsRun, Schedule
 from opsconsole.operations import OPERATIONS, queueable_kinds
 
@@ -231,29 +231,30 @@ class OpsRunAdmin(admin.ModelAdmin):
 
     def backups_view(self, request):
         self._require_view_permission(request)
-        backups = list_backups(settings.BACKUP_DIR)
-        verified = OpsRun.objects.last_verifications(
-            [artifact for artifact, _ in backups]
-        )
+        store = backup_store()
+        backups = list_backups(store=store)
+        verified = OpsRun.objects.last_verifications([b.location for b in backups])
         rows = [
             {
-                "path": artifact,
-                "name": artifact.name,
-                "manifest": manifest,
-                "manifest_json": json.dumps(manifest, indent=2, sort_keys=True),
-                "size": filesizeformat(manifest["artifact"]["size"]),
-                "links": manifest.get("row_counts", {}).get("links_link"),
-                "verification": verified.get(str(artifact)),
-                "restore_command": restore_command(artifact),
+                "backup": backup,
+                "name": backup.name,
+                "manifest": backup.manifest,
+                "manifest_json": json.dumps(backup.manifest, indent=2, sort_keys=True),
+                "created_at": backup.created_at,
+                "size": filesizeformat(backup.size),
+                "links": backup.manifest.get("row_counts", {}).get("links_link"),
+                "verification": verified.get(backup.location),
+                "drill": backup.drill,
+                "restore_command": restore_command(backup.name),
             }
-            for artifact, manifest in backups
+            for backup in backups
         ]
         return self._page(
             request,
             "admin/opsconsole/backups.html",
             "Backups",
             rows=rows,
-            backup_dir=Path(settings.BACKUP_DIR),
+            backup_dir=store.where(),
         )
 
     def queue_view(self, request, kind):

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from opsconsole.backups.manifest import list_backups
+from opsconsole.backups.catalog import list_backups
 from opsconsole.engines import engine_for
 from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
 
@@ -115,11 +115,9 @@ def gather_facts(*, now=None, storage=False):
         engine = engine_for()
         facts.database_size = engine.database_size()
         facts.wal_size = engine.wal_size()
-        backups = list_backups(settings.BACKUP_DIR)
+        backups = list_backups()
         facts.backups_on_disk = len(backups)
-        facts.backups_on_disk_bytes = sum(
-            artifact.stat().st_size for artifact, _ in backups
-        )
+        facts.backups_on_disk_bytes = sum(backup.size for backup in backups)
     return facts
 
 

@@ -17,6 +17,13 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_backup_staging(settings, tmp_path):
+    # Dumps pass through here on their way to the store: one per test, so
+    # no test inherits another's left-overs.
+    settings.BACKUP_STAGING_DIR = tmp_path / "backup-staging"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs half a second per test user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,17 +1,8 @@
-"""Backup files: written durably (links.files: NAME.partial, fsync, rename,
-fsync the directory) and hashed without reading them whole into memory."""
+"""Hashing backup files without reading them whole into memory."""
 
 import hashlib
-import json
-
-from links.files import durable_write
 
 CHUNK = 1024 * 1024
-
-
-def write_json_durably(path, data):
-    with durable_write(path, mode=0o600) as partial:
-        partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def sha256_of(path):

@@ -1,11 +1,10 @@
 """The manifest beside every backup artifact: written last, it is what makes a
-set of bytes on disk a backup. It is signed with this installation's key
+set of bytes in the store a backup. It is signed with this installation's key
 (HMAC-SHA256 over the canonical JSON, which holds the artifact's sha256), so a
 file someone wrote into the backup directory is not taken for one of ours."""
 
 import hmac
 import json
-from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
@@ -26,27 +25,21 @@ BACKUP, SAFETY = "backup", "safety"
 _SIGNING_SALT = "tinylink.backups.manifest"
 
 
-def manifest_path(artifact):
-    return Path(f"{artifact}{MANIFEST_SUFFIX}")
+def manifest_name(name):
+    return f"{name}{MANIFEST_SUFFIX}"
 
 
-def artifact_path(manifest):
-    return Path(str(manifest)[: -len(MANIFEST_SUFFIX)])
+def drill_name(name):
+    return f"{name}{DRILL_SUFFIX}"
 
 
-def read_manifest(artifact):
-    path = manifest_path(artifact)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OpsError(
-            f"{artifact} has no manifest ({path.name}); it is not a "
-            "complete TinyLink backup."
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise OpsError(f"the manifest {path} is unreadable: {exc}") from None
+def artifact_name(manifest):
+    return manifest[: -len(MANIFEST_SUFFIX)]
+
+
+def check_format(data, where):
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise OpsError(f"the manifest {path} is not a TinyLink backup manifest.")
+        raise OpsError(f"the manifest {where} is not a TinyLink backup manifest.")
     return data
 
 
@@ -97,58 +90,11 @@ def check_signature(data, name, *, trust_unsigned=False):
         )
 
 
-def drill_path(artifact):
-    return Path(f"{artifact}{DRILL_SUFFIX}")
-
-
-def read_drill(artifact):
-    """The signed record of the newest drill of `artifact`, or None (never
-    drilled, or a record this installation did not sign)."""
-    try:
-        data = json.loads(drill_path(artifact).read_text())
-        check_signature(data, drill_path(artifact).name)
-    except (OSError, ValueError, OpsError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def is_safety_copy(data):
     # Manifests from before "purpose" was written name safety copies by label.
     return data.get("purpose", BACKUP) == SAFETY or (
         "purpose" not in data and data.get("label") == "before-restore"
     )
-
-
-def list_backups(directory, *, purpose=None):
-    """Complete backups in `directory`, newest first: artifacts with a
-    manifest. Partial files of an interrupted backup never appear. With
-    `purpose` (BACKUP or SAFETY) only those."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    found = []
-    for manifest in directory.glob(f"*{MANIFEST_SUFFIX}"):
-        artifact = artifact_path(manifest)
-        try:
-            data = read_manifest(artifact)
-        except OpsError:
-            continue
-        if purpose is not None and is_safety_copy(data) != (purpose == SAFETY):
-            continue
-        if artifact.exists():
-            found.append((str(data.get("created_at", "")), artifact, data))
-    found.sort(key=lambda item: (item[0], item[1].name), reverse=True)
-    return [(artifact, data) for _, artifact, data in found]
-
-
-def latest_backup(directory=None):
-    """The newest complete backup's artifact path (a restore's safety copy is
-    never "the latest backup"); OpsError when there is none."""
-    directory = directory or settings.BACKUP_DIR
-    backups = list_backups(directory, purpose=BACKUP)
-    if not backups:
-        raise OpsError(f"no backup in {directory}; run `manage.py backup` first.")
-    return backups[0][0]
 
 
 def known_migrations():

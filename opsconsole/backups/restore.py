@@ -4,7 +4,6 @@ the live database is lost or damaged."""
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connections
@@ -13,8 +12,8 @@ from django.utils import timezone
 
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.locks import operation_lock
-from opsconsole.backups.manifest import SAFETY, latest_backup
-from opsconsole.backups.verify import verify_backup
+from opsconsole.backups.manifest import SAFETY
+from opsconsole.backups.verify import verified_backup
 from opsconsole.engines import engine_for
 from opsconsole.errors import OpsError
 from opsconsole.models import OpsKind, OpsRun, OpsStatus
@@ -23,12 +22,13 @@ from opsconsole.results import OperationResult
 
 @dataclass
 class RestoreResult(OperationResult):
-    path: Path
+    name: str
+    location: str
     duration_seconds: float
     row_counts: dict
     # What became of the data the restore replaced: a safety backup, the
     # damaged files moved aside, or nothing because there was nothing.
-    safety_backup: Path | None = None
+    safety_backup: object = None  # its BackupResult
     set_aside: list = field(default_factory=list)
     replaced: str = ""
     migrations_applied: list = field(default_factory=list)
@@ -38,8 +38,7 @@ class RestoreResult(OperationResult):
     @property
     def summary(self):
         summary = (
-            f"Restored {self.path.name} in {self.duration_seconds:.1f} s; "
-            f"{self.replaced}."
+            f"Restored {self.name} in {self.duration_seconds:.1f} s; {self.replaced}."
         )
         if self.migrations_applied:
             summary += f" Applied migrations: {', '.join(self.migrations_applied)}."
@@ -48,8 +47,11 @@ class RestoreResult(OperationResult):
     def as_dict(self):
         return {
             "ok": True,
-            "path": str(self.path),
-            "safety_backup": str(self.safety_backup) if self.safety_backup else None,
+            "name": self.name,
+            "path": self.location,
+            "safety_backup": self.safety_backup.location
+            if self.safety_backup
+            else None,
             "set_aside": [str(path) for path in self.set_aside],
             "replaced": self.replaced,
             "duration_seconds": round(self.duration_seconds, 3),
@@ -97,31 +99,33 @@ def restore_backup(
     holds now, then load the backup in one transaction: a failure part-way
     leaves the current database exactly as it was."""
     started = time.monotonic()
-    verified = verify_backup(
-        backup or latest_backup(), alias=alias, trust_unsigned=trust_unsigned
-    )
-    manifest = verified.manifest
-    if confirm is not None:
-        confirm(manifest)
     engine = engine_for(alias)
-    with operation_lock("restore", alias):
-        replaced = _keep_current_data(engine, alias, progress)
-        engine.load(verified.path, progress=progress)
-        connections[alias].close()
-        _rewrite_history(alias, verified.path, replaced)
-        fixed = engine.fix_sequences()
-        # The load committed as one transaction (pg_restore
-        # --single-transaction / the backup API), so the data is the backup's.
-        # The app keeps serving meanwhile: a request may already have written,
-        # so differences are reported for the operator, not treated as failure.
-        counts = engine.table_row_counts(manifest["row_counts"])
-        mismatches = compare_counts(manifest["row_counts"], counts)
-        applied = _apply_pending_migrations(alias) if apply_migrations else []
+    with (
+        verified_backup(backup, alias=alias, trust_unsigned=trust_unsigned) as verified,
+    ):
+        manifest = verified.manifest
+        if confirm is not None:
+            confirm(manifest)
+        with operation_lock("restore", alias):
+            replaced = _keep_current_data(engine, alias, progress)
+            engine.load(verified.path, progress=progress)
+            connections[alias].close()
+            _rewrite_history(alias, verified.backup, replaced)
+            fixed = engine.fix_sequences()
+            # The load committed as one transaction (pg_restore
+            # --single-transaction / the backup API), so the data is the
+            # backup's. The app keeps serving meanwhile: a request may already
+            # have written, so differences are reported for the operator, not
+            # treated as failure.
+            counts = engine.table_row_counts(manifest["row_counts"])
+            mismatches = compare_counts(manifest["row_counts"], counts)
+            applied = _apply_pending_migrations(alias) if apply_migrations else []
     return RestoreResult(
-        path=verified.path,
+        name=verified.backup.name,
+        location=verified.backup.location,
         duration_seconds=time.monotonic() - started,
         row_counts=counts,
-        safety_backup=replaced.safety.path if replaced.safety else None,
+        safety_backup=replaced.safety,
         set_aside=replaced.set_aside,
         replaced=replaced.description,
         migrations_applied=applied,
@@ -164,10 +168,10 @@ def _keep_current_data(engine, alias, progress):
     if not safety.ok:
         return _Replaced(
             f"the current database failed its integrity check; its copy "
-            f"{safety.path} is kept",
+            f"{safety.location} is kept",
             safety=safety,
         )
-    return _Replaced(f"previous data saved as {safety.path}", safety=safety)
+    return _Replaced(f"previous data saved as {safety.location}", safety=safety)
 
 
 def _rewrite_history(alias, restored, replaced):
@@ -182,7 +186,7 @@ def _rewrite_history(alias, restored, replaced):
         status=OpsStatus.SUCCEEDED,
         finished_at=now,
         summary=f"Completed: its backup {restored.name} was restored.",
-        artifact_path=str(restored),
+        artifact_path=restored.location,
     )
     runs.active().mark_failed(
         "Not run: the database was restored from a snapshot taken while this "
@@ -199,7 +203,7 @@ def _rewrite_history(alias, restored, replaced):
             duration_seconds=safety.duration_seconds,
             summary=safety.summary[:500],
             result=safety.as_dict(),
-            artifact_path=str(safety.path),
+            artifact_path=safety.location,
             artifact_size=safety.size,
             artifact_sha256=safety.sha256,
         )

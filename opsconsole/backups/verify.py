@@ -1,19 +1,24 @@
-"""Is this artifact a whole, untouched backup of this installation that this
-TinyLink can restore? Checked before anything is touched."""
+"""Is this a whole, untouched backup of this installation that this TinyLink
+can restore? Checked before anything is touched: the manifest first (its
+signature, date and claims), then the file itself, fetched from the store,
+hashed, unpacked and its schema read."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.utils import timezone
 
+from opsconsole.backups import codec
+from opsconsole.backups.catalog import StoredBackup, latest_backup, locate
 from opsconsole.backups.files import sha256_of
 from opsconsole.backups.manifest import (
     check_signature,
     known_migrations,
     known_tables,
-    read_manifest,
 )
+from opsconsole.backups.staging import staging_area, staging_file
 from opsconsole.engines import engine_for
 from opsconsole.errors import OpsError
 
@@ -24,59 +29,63 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 @dataclass
 class VerifyResult:
+    backup: StoredBackup
+    # The backup's database file, unpacked on this host: valid only inside
+    # verified_backup's block.
     path: Path
-    manifest: dict
+
+    @property
+    def manifest(self):
+        return self.backup.manifest
 
 
-def verify_backup(artifact, *, alias="default", trust_unsigned=False):
-    """A VerifyResult for a backup that is whole and restorable here, else
-    OpsError saying why. Reads and hashes the whole file: do it once per
-    operation and pass the result on."""
-    artifact = Path(artifact)
-    if not artifact.is_file():
-        raise OpsError(f"no backup file at {artifact}.")
-    manifest = read_manifest(artifact)
-    check_signature(manifest, artifact.name, trust_unsigned=trust_unsigned)
-    _check_created_at(manifest, artifact.name)
-    expected = manifest.get("artifact", {})
-    size = artifact.stat().st_size
-    if size != expected.get("size"):
-        raise OpsError(
-            f"{artifact.name} is {size} bytes but its manifest says "
-            f"{expected.get('size')}: truncated or replaced. Use another "
-            "backup."
-        )
-    if sha256_of(artifact) != expected.get("sha256"):
-        raise OpsError(
-            f"{artifact.name} does not match its manifest's sha256: the "
-            "file is corrupt. Use another backup."
-        )
-    integrity = manifest.get("integrity", {"ok": True})
-    if not integrity.get("ok"):
-        problems = integrity.get("problems") or ["unknown"]
-        raise OpsError(
-            f"{artifact.name} is a copy of a damaged database (its integrity check "
-            f"at backup time found: {problems[0]}). Use an older backup."
-        )
+@contextmanager
+def verified_backup(reference=None, *, alias="default", trust_unsigned=False):
+    """Yield a VerifyResult for `reference` (a StoredBackup, a name in the
+    store or a local path; the newest backup when None), or raise OpsError
+    saying why it cannot be restored here. Fetches and hashes the whole file:
+    do it once per operation and pass the result on."""
+    if isinstance(reference, StoredBackup):
+        backup = reference
+    else:
+        backup = locate(reference) if reference else latest_backup()
     engine = engine_for(alias)
-    if manifest.get("engine") != engine.vendor:
-        raise OpsError(
-            f"{artifact.name} is a {manifest.get('engine')} backup; this "
-            f"database is {engine.vendor}."
-        )
-    unknown = {tuple(m) for m in manifest.get("migrations", [])} - known_migrations()
-    if unknown:
-        app, name = sorted(unknown)[0]
-        raise OpsError(
-            f"{artifact.name} was made by a newer TinyLink (migration "
-            f"{app}.{name} is unknown here); upgrade before restoring."
-        )
-    engine.read_snapshot(artifact)
-    engine.check_schema(artifact, known_tables=known_tables())
-    return VerifyResult(artifact, manifest)
+    _check_manifest(backup, engine, trust_unsigned)
+    packing = backup.manifest.get("packing") or {}
+    local = backup.path
+    with staging_area() as staging:
+        if local is not None and not codec.suffix(packing):
+            # An unpacked file in a local store is used where it lies.
+            _check_file(backup, local.stat().st_size, sha256_of(local))
+            raw = local
+        else:
+            packed = staging_file(staging, "download")
+            try:
+                digest = backup.store.download(backup.name, packed)
+            except FileNotFoundError:
+                raise OpsError(f"no backup file at {backup.location}.") from None
+            _check_file(backup, packed.stat().st_size, digest)
+            raw = packed
+            if codec.suffix(packing):
+                raw = staging_file(staging, "raw")
+                codec.unpack(packed, raw, packing)
+                packed.unlink()
+        engine.read_snapshot(raw)
+        engine.check_schema(raw, known_tables=known_tables(), name=backup.name)
+        yield VerifyResult(backup, raw)
 
 
-def _check_created_at(manifest, name):
+def verify_backup(reference=None, *, alias="default", trust_unsigned=False):
+    """verified_backup, for a caller that only wants the verdict."""
+    with verified_backup(
+        reference, alias=alias, trust_unsigned=trust_unsigned
+    ) as verified:
+        return verified
+
+
+def _check_manifest(backup, engine, trust_unsigned):
+    manifest, name = backup.manifest, backup.name
+    check_signature(manifest, name, trust_unsigned=trust_unsigned)
     try:
         created = datetime.fromisoformat(manifest["created_at"])
     except (KeyError, TypeError, ValueError):
@@ -85,4 +94,38 @@ def _check_created_at(manifest, name):
         raise OpsError(
             f"{name} claims to be made at {manifest['created_at']}, in the "
             "future: refusing it (a forged or mis-dated manifest)."
+        )
+    integrity = manifest.get("integrity", {"ok": True})
+    if not integrity.get("ok"):
+        problems = integrity.get("problems") or ["unknown"]
+        raise OpsError(
+            f"{name} is a copy of a damaged database (its integrity check "
+            f"at backup time found: {problems[0]}). Use an older backup."
+        )
+    if manifest.get("engine") != engine.vendor:
+        raise OpsError(
+            f"{name} is a {manifest.get('engine')} backup; this "
+            f"database is {engine.vendor}."
+        )
+    unknown = {tuple(m) for m in manifest.get("migrations", [])} - known_migrations()
+    if unknown:
+        app, migration = sorted(unknown)[0]
+        raise OpsError(
+            f"{name} was made by a newer TinyLink (migration "
+            f"{app}.{migration} is unknown here); upgrade before restoring."
+        )
+
+
+def _check_file(backup, size, sha256):
+    expected = backup.manifest.get("artifact", {})
+    if size != expected.get("size"):
+        raise OpsError(
+            f"{backup.name} is {size} bytes but its manifest says "
+            f"{expected.get('size')}: truncated or replaced. Use another "
+            "backup."
+        )
+    if sha256 != expected.get("sha256"):
+        raise OpsError(
+            f"{backup.name} does not match its manifest's sha256: the "
+            "file is corrupt. Use another backup."
         )

@@ -97,7 +97,7 @@ class Engine:
             "restore into a new database instead (docs/operations.md)."
         )
 
-    def check_schema(self, artifact, *, known_tables):
+    def check_schema(self, artifact, *, known_tables, name):
         """OpsError naming the first object in the backup file that TinyLink's
         migrations do not create (a trigger, a view, a function, an unknown
         table): checked before anything is loaded, since such an object would

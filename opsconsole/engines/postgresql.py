@@ -163,6 +163,9 @@ class PostgreSQLEngine(Engine):
             command = [
                 pg_dump,
                 "--format=custom",
+                # Uncompressed: the backup is zstd-compressed as a whole
+                # (codec.py), which packs far smaller than pg_dump's gzip.
+                "--compress=0",
                 f"--snapshot={snapshot_id}",
                 "--no-password",
             ]
@@ -202,8 +205,8 @@ class PostgreSQLEngine(Engine):
         that the file at least is one."""
         pg_archive.list_entries(artifact)
 
-    def check_schema(self, artifact, *, known_tables):
-        pg_archive.check_schema(artifact, known_tables=known_tables)
+    def check_schema(self, artifact, *, known_tables, name):
+        pg_archive.check_schema(artifact, known_tables=known_tables, name=name)
 
     def check_artifact(self, artifact):
         """A dump of a damaged table fails in pg_dump itself, so what is left

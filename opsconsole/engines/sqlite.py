@@ -170,7 +170,7 @@ class SQLiteEngine(Engine):
                 moved.append(target)
         return moved
 
-    def check_schema(self, artifact, *, known_tables):
+    def check_schema(self, artifact, *, known_tables, name):
         # SQLite's own bookkeeping tables, created by the engine, not by SQL.
         allowed_tables = {*known_tables, "sqlite_sequence", "sqlite_stat1"}
         try:
@@ -179,19 +179,17 @@ class SQLiteEngine(Engine):
                     "SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid"
                 ).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise OpsError(
-                f"{artifact} is not a readable SQLite database: {exc}"
-            ) from exc
-        for kind, name, table in objects:
+            raise OpsError(f"{name} is not a readable SQLite database: {exc}") from exc
+        for kind, object_name, table in objects:
             if kind not in ("table", "index"):
                 raise OpsError(
-                    f"{Path(artifact).name} holds a {kind} ({name}), which "
+                    f"{name} holds a {kind} ({object_name}), which "
                     "TinyLink never creates: refusing to load it. The backup was "
                     "altered or is not TinyLink's."
                 )
             if table not in allowed_tables:
                 raise OpsError(
-                    f"{Path(artifact).name} holds a table {table} that TinyLink's "
+                    f"{name} holds a table {table} that TinyLink's "
                     "migrations do not create: refusing to load it."
                 )
 

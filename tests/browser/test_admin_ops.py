@@ -7,9 +7,8 @@ import pytest
 from django.conf import global_settings
 from django.contrib.auth import get_user_model
 
-from opsconsole.backups.manifest import list_backups
 from opsconsole.models import OpsRun, Schedule
-from tests.opsconsole.helpers import manage
+from tests.opsconsole.helpers import listed, manage
 from tests.servers import GunicornServer
 
 pytestmark = pytest.mark.slow
@@ -68,18 +67,16 @@ def test_back_up_now_queues_the_worker_runs_it_and_the_pages_show_it(
     page.wait_for_url(run_page)
     expect(page.locator("#ops-run-status")).to_contain_text("Queued")
     # Queued, not run in the request: no backup exists until the worker runs.
-    assert list_backups(backup_dir) == []
+    assert listed(backup_dir) == []
 
     worker = manage("opsworker", "--once", timeout=300)
     assert worker.returncode == 0, worker.stdout + worker.stderr
-    [(artifact, _)] = list_backups(backup_dir)
+    [(artifact, _)] = listed(backup_dir)
     assert OpsRun.objects.get().status == "succeeded"
 
     # The page's own refresh (every few seconds while the run is active)
     # shows the outcome; a reload of ours could collide with it mid-flight.
-    expect(page.locator("#ops-run-status")).to_contain_text(
-        "Succeeded", timeout=15_000
-    )
+    expect(page.locator("#ops-run-status")).to_contain_text("Succeeded", timeout=15_000)
     expect(page.get_by_text(str(artifact)).first).to_be_visible()
 
     page.locator(".object-tools").get_by_role("link", name="Backups").click()
@@ -87,7 +84,7 @@ def test_back_up_now_queues_the_worker_runs_it_and_the_pages_show_it(
     expect(row).to_have_count(1)
     expect(row).to_contain_text(artifact.name)
     expect(row.locator(".ops-command")).to_have_text(
-        f"python manage.py restore {artifact}"
+        f"python manage.py restore {artifact.name}"
     )
 
     page.locator(".object-tools").get_by_role("link", name="Operations").click()

@@ -9,6 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,6 +18,7 @@ from django.db.utils import load_backend
 from django.utils import timezone
 
 from links.models import Link, LinkDailyClicks
+from opsconsole.backups.catalog import list_backups
 from tests.servers import ROOT, database_url
 
 CHECKED_TABLES = ("auth_user", "links_link", "links_linkdailyclicks")
@@ -95,6 +97,7 @@ def subprocess_env(**extra):
         **os.environ,
         "DATABASE_URL": database_url(),
         "BACKUP_DIR": str(settings.BACKUP_DIR),
+        "BACKUP_STAGING_DIR": str(settings.BACKUP_STAGING_DIR),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         **extra,
     }
@@ -158,3 +161,16 @@ def error_line(stderr):
     assert len(lines) == 1, stderr
     assert lines[0].startswith("CommandError: "), stderr
     return lines[0]
+
+
+def listed(directory=None):
+    """[(local path, manifest)] of the complete backups in the (local) store,
+    newest first; `directory`, when given, must be the store's."""
+    backups = list_backups()
+    if directory is not None:
+        assert Path(directory) == Path(settings.BACKUP_DIR), directory
+    return [(backup.path, backup.manifest) for backup in backups]
+
+
+def manifest_path(artifact):
+    return Path(f"{artifact}.manifest.json")

@@ -16,7 +16,6 @@ from django.core.management import CommandError, call_command
 from links.models import Link
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.locks import operation_lock
-from opsconsole.backups.manifest import list_backups, manifest_path
 from opsconsole.backups.restore import restore_backup
 from opsconsole.backups.verify import verify_backup
 from opsconsole.errors import OpsError
@@ -24,8 +23,10 @@ from opsconsole.models import OpsRun
 from tests.opsconsole.helpers import (
     add_links,
     error_line,
+    listed,
     make_sample_data,
     manage,
+    manifest_path,
     subprocess_env,
     wait_for,
 )
@@ -80,9 +81,7 @@ def _backups_in_tmp(settings, tmp_path):
 def test_backup_is_an_artifact_with_a_manifest_that_verifies(transactional_db):
     make_sample_data()
     result = create_backup()
-    assert [artifact for artifact, _ in list_backups(result.path.parent)] == [
-        result.path
-    ]
+    assert [artifact for artifact, _ in listed(result.path.parent)] == [result.path]
     manifest = json.loads(manifest_path(result.path).read_text())
     assert manifest["artifact"]["size"] == result.path.stat().st_size
     assert manifest["row_counts"]["links_link"] == 4
@@ -94,7 +93,7 @@ def test_backup_is_an_artifact_with_a_manifest_that_verifies(transactional_db):
 
 def test_backup_keeps_the_newest_n(transactional_db):
     paths = [create_backup(keep=2).path for _ in range(3)]
-    assert [artifact for artifact, _ in list_backups(paths[0].parent)] == [
+    assert [artifact for artifact, _ in listed(paths[0].parent)] == [
         paths[2],
         paths[1],
     ]
@@ -148,7 +147,7 @@ def test_kill_9_during_a_backup_leaves_nothing_that_passes_for_a_backup(
     transactional_db, settings
 ):
     add_links(200_000, "k")
-    backups = settings.BACKUP_DIR
+    backups, staging = settings.BACKUP_DIR, settings.BACKUP_STAGING_DIR
     process = subprocess.Popen(
         [sys.executable, "manage.py", "backup"],
         cwd=ROOT,
@@ -157,44 +156,42 @@ def test_kill_9_during_a_backup_leaves_nothing_that_passes_for_a_backup(
         stderr=subprocess.DEVNULL,
     )
     try:
-        # Killed mid-copy: once the partial file has bytes in it.
+        # Killed mid-dump: once the dump in its staging area has bytes.
         wait_for(
-            lambda: _partial_has_bytes(backups),
+            lambda: _dump_has_bytes(staging),
             timeout=60,
             interval=0.001,
-            message="bytes in the backup's .partial file",
+            message="bytes in the backup's staging dump",
         )
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    leftovers = sorted(backups.iterdir())
-    assert any(p.name.endswith(".partial") for p in leftovers), leftovers
+    assert any(p.name.startswith(f"op-{process.pid}-") for p in staging.iterdir())
+    assert listed() == []
+    assert not backups.exists() or not any(
+        p.name.endswith(".manifest.json") for p in backups.iterdir()
+    )
 
-    assert list_backups(backups) == []
-    for path in leftovers:
-        with pytest.raises(OpsError):
-            verify_backup(path)
-
-    # The killed process's lock died with it; the next backup is whole.
+    # The killed process's lock died with it; the next backup is whole, and
+    # clears the staging area the killed one left.
     result = wait_for(
         lambda: _backup_or_none(), timeout=10, interval=0.2, message="a backup"
     )
-    assert [artifact for artifact, _ in list_backups(backups)] == [result.path]
+    assert [artifact for artifact, _ in listed()] == [result.path]
     verify_backup(result.path)
     assert result.manifest["row_counts"]["links_link"] == 200_000
-    # The killed run's partial file is left where it is (ignored, not
-    # cleaned up); the new backup leaves none of its own.
-    assert {p for p in backups.iterdir() if p.suffix == ".partial"} <= set(leftovers)
+    assert list(staging.iterdir()) == []
+    assert not [p for p in backups.iterdir() if p.name.endswith(".partial")]
 
 
-def _partial_has_bytes(directory):
-    for path in directory.glob("*.partial"):
+def _dump_has_bytes(staging):
+    for path in staging.glob("op-*/dump"):
         try:
             if path.stat().st_size:
                 return True
-        except FileNotFoundError:  # renamed into place meanwhile
+        except FileNotFoundError:  # packed and removed meanwhile
             continue
     return False
 
@@ -217,7 +214,7 @@ def test_a_second_operation_is_refused_while_one_runs(
         pytest.raises(CommandError, match="wait for it to finish"),
     ):
         call_command(command, stdout=io.StringIO(), stderr=io.StringIO())
-    assert list_backups(settings.BACKUP_DIR) == []
+    assert listed(settings.BACKUP_DIR) == []
     assert OpsRun.objects.get().status == "failed"
 
 

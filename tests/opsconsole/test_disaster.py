@@ -13,13 +13,13 @@ from django.db import connection
 
 from links.models import Link
 from opsconsole.backups.create import create_backup
-from opsconsole.backups.manifest import list_backups
 from opsconsole.engines import engine_for
 from opsconsole.models import OpsRun
 from tests.opsconsole.helpers import (
     data_checksum,
     error_line,
     flip_byte,
+    listed,
     make_sample_data,
     manage,
 )
@@ -92,7 +92,7 @@ def test_restore_into_a_lost_database_brings_everything_back(lose_database):
     assert restore.status == "succeeded"
     assert backup.path.name in restore.summary
     # Nothing to save, so no safety copy was made.
-    assert [a for a, _ in list_backups(backup.path.parent)] == [backup.path]
+    assert [a for a, _ in listed(backup.path.parent)] == [backup.path]
 
 
 def test_a_failed_restore_into_a_lost_database_is_one_line(lose_database):
@@ -165,7 +165,7 @@ def test_restore_over_a_corrupt_table_keeps_the_flagged_copy(lose_database):
     connection.close()
     assert data_checksum() == before
     [(copy, manifest)] = [
-        (a, m) for a, m in list_backups(backup.path.parent) if m["purpose"] == "safety"
+        (a, m) for a, m in listed(backup.path.parent) if m["purpose"] == "safety"
     ]
     assert manifest["integrity"]["ok"] is False
     assert str(copy) in result.stdout
@@ -184,7 +184,7 @@ def test_a_backup_of_a_damaged_database_fails_and_never_counts_as_good(
 
     assert result.returncode == 1
     assert "FAILED its integrity check" in error_line(result.stderr)
-    damaged = [a for a, m in list_backups(good.path.parent) if a != good.path]
+    damaged = [a for a, m in listed(good.path.parent) if a != good.path]
     assert len(damaged) == 1
     # --keep 1 kept the damaged newest file, and the last good one too.
     assert good.path.exists()
@@ -230,9 +230,7 @@ def test_after_a_restore_latest_and_retention_mean_the_backups_not_the_safety_co
     backup = create_backup()
     restored = manage("restore", str(backup.path), "--noinput")
     assert restored.returncode == 0, restored.stderr
-    [safety] = [
-        a for a, m in list_backups(backup.path.parent) if m["purpose"] == "safety"
-    ]
+    [safety] = [a for a, m in listed(backup.path.parent) if m["purpose"] == "safety"]
 
     drill = manage("restore_test", "--latest", "--json")
     assert drill.returncode == 0, drill.stderr
@@ -240,7 +238,7 @@ def test_after_a_restore_latest_and_retention_mean_the_backups_not_the_safety_co
 
     pruned = manage("prune_backups", "--keep", "1")
     assert pruned.returncode == 0, pruned.stderr
-    remaining = [a for a, _ in list_backups(backup.path.parent)]
+    remaining = [a for a, _ in listed(backup.path.parent)]
     assert backup.path in remaining
     assert safety in remaining
 

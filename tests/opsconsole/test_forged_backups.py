@@ -15,10 +15,16 @@ from django.db import connection
 from links.models import Link
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.files import sha256_of
-from opsconsole.backups.manifest import manifest_path, sign
+from opsconsole.backups.manifest import sign
 from opsconsole.backups.verify import verify_backup
 from opsconsole.errors import OpsError
-from tests.opsconsole.helpers import data_checksum, error_line, make_sample_data, manage
+from tests.opsconsole.helpers import (
+    data_checksum,
+    error_line,
+    make_sample_data,
+    manage,
+    manifest_path,
+)
 
 on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite files")
 on_postgresql = pytest.mark.skipif(
@@ -29,6 +35,8 @@ on_postgresql = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def _backups_in_tmp(settings, tmp_path):
     settings.BACKUP_DIR = tmp_path / "backups"
+    # Plain files, so a test can do what a forger does to one.
+    settings.BACKUP_COMPRESSION_LEVEL = 0
 
 
 def _manifest(backup_path):

@@ -18,7 +18,6 @@ from django.db import connection
 from links.models import Link, LinkDailyClicks
 from opsconsole.backups import restore as restore_module
 from opsconsole.backups.create import create_backup
-from opsconsole.backups.manifest import list_backups
 from opsconsole.backups.restore import restore_backup
 from opsconsole.errors import OpsError
 from opsconsole.models import OpsRun
@@ -27,6 +26,7 @@ from tests.opsconsole.helpers import (
     data_checksum,
     error_line,
     flip_byte,
+    listed,
     make_sample_data,
     manage,
     subprocess_env,
@@ -74,7 +74,7 @@ def test_round_trip_gives_back_identical_rows(transactional_db):
     assert data_checksum() == before
     assert result.row_counts["links_link"] == 4
     # The data it replaced is kept as a backup of its own.
-    assert result.safety_backup in [a for a, _ in list_backups(backup.path.parent)]
+    assert result.safety_backup.path in [a for a, _ in listed(backup.path.parent)]
     # New rows do not collide with restored ids (PostgreSQL sequences).
     Link.objects.create(short_code="after", target_url="https://example.com/")
 
@@ -85,7 +85,7 @@ def test_restore_of_the_safety_backup_undoes_the_restore(transactional_db):
     _mutate_everything()
     mutated = data_checksum()
     safety = restore_backup(backup.path).safety_backup
-    restore_backup(safety)
+    restore_backup(safety.path)
     assert data_checksum() == mutated
 
 
@@ -164,6 +164,8 @@ def test_sqlite_restore_failing_part_way_leaves_the_data_unchanged(
     database: `manage.py restore` runs with RLIMIT_FSIZE below the size of
     the artifact (but above the live database, so its safety backup fits),
     and writing the live WAL fails part-way with EFBIG."""
+    # Stored unpacked, so the load (not the unpacking) is what hits the limit.
+    settings.BACKUP_COMPRESSION_LEVEL = 0
     path = _sqlite_path()
     add_links(30_000, "big", target_size=300)
     backup = create_backup()
@@ -270,7 +272,7 @@ def test_restore_without_noinput_and_no_answer_refuses(transactional_db):
     assert answered_no.returncode == 1
     assert error_line(answered_no.stderr) == "CommandError: Restore cancelled."
     assert data_checksum() == before
-    assert len(list_backups(backup.path.parent)) == 1  # no safety backup either
+    assert len(listed(backup.path.parent)) == 1  # no safety backup either
 
 
 @pytest.mark.slow
@@ -297,27 +299,33 @@ def test_restore_command_refuses_a_missing_file(transactional_db, tmp_path):
         call_command("restore", str(tmp_path / "nope"), interactive=False, stdout=out)
 
 
-def test_a_restore_hashes_the_backup_and_its_safety_copy_once_each(
+def test_a_restore_reads_the_backup_and_its_safety_copy_once_each(
     transactional_db, monkeypatch
 ):
     from opsconsole.backups import create as create_module
     from opsconsole.backups import files
-    from opsconsole.backups import verify as verify_module
+    from opsconsole.backups.store import BackupStore
 
     make_sample_data()
     backup = create_backup()
-    hashed = []
+    read = []
+    real_download = BackupStore.download
+
+    def counting_download(store, name, path):
+        read.append(("fetched and hashed", name))
+        return real_download(store, name, path)
 
     def counting_sha256_of(path):
-        hashed.append(Path(path).name)
+        read.append(("hashed", Path(path).name))
         return files.sha256_of(path)
 
-    monkeypatch.setattr(verify_module, "sha256_of", counting_sha256_of)
+    monkeypatch.setattr(BackupStore, "download", counting_download)
     monkeypatch.setattr(create_module, "sha256_of", counting_sha256_of)
 
-    result = restore_backup(backup.path)
+    restore_backup(backup.path)
 
-    assert sorted(hashed) == sorted([backup.path.name, result.safety_backup.name])
+    # The backup once, the safety copy once (its packed file, before upload).
+    assert sorted(read) == [("fetched and hashed", backup.name), ("hashed", "packed")]
 
 
 def test_the_restore_command_verifies_before_it_asks_and_not_again(
@@ -328,13 +336,13 @@ def test_the_restore_command_verifies_before_it_asks_and_not_again(
     make_sample_data()
     backup = create_backup()
     verified = []
-    real_verify = module.verify_backup
+    real_verified_backup = module.verified_backup
 
-    def counting_verify(*args, **kwargs):
-        verified.append(args[0])
-        return real_verify(*args, **kwargs)
+    def counting_verified_backup(reference, **kwargs):
+        verified.append(str(reference))
+        return real_verified_backup(reference, **kwargs)
 
-    monkeypatch.setattr(module, "verify_backup", counting_verify)
+    monkeypatch.setattr(module, "verified_backup", counting_verified_backup)
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
     call_command("restore", str(backup.path), stdout=io.StringIO())
     assert verified == [str(backup.path)]

@@ -12,12 +12,11 @@ from django.utils import timezone
 
 from links.models import Link, LinkDailyClicks
 from opsconsole.backups.create import create_backup
-from opsconsole.backups.manifest import list_backups, manifest_path
 from opsconsole.backups.retention import prune_backups
 from opsconsole.errors import OpsError
 from opsconsole.models import OpsRun
 from opsconsole.purge import purge_links
-from tests.opsconsole.helpers import flip_byte, truncate
+from tests.opsconsole.helpers import flip_byte, listed, manifest_path, truncate
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +43,7 @@ def four_backups(four_real_backups, db, settings):
 
 
 def _listed(settings):
-    return [artifact for artifact, _ in list_backups(settings.BACKUP_DIR)]
+    return [artifact for artifact, _ in listed(settings.BACKUP_DIR)]
 
 
 @pytest.mark.parametrize("keep", [1, 2, 3])
@@ -52,8 +51,9 @@ def test_prune_keeps_exactly_the_newest_n(four_backups, settings, keep):
     doomed = prune_backups(keep=keep).deleted
     newest_first = four_backups[::-1]
     assert _listed(settings) == newest_first[:keep]
-    assert sorted(doomed) == sorted(newest_first[keep:])
-    for artifact in doomed:
+    assert sorted(doomed) == sorted(path.name for path in newest_first[keep:])
+    for name in doomed:
+        artifact = settings.BACKUP_DIR / name
         assert not artifact.exists()
         assert not manifest_path(artifact).exists()
 
@@ -94,7 +94,7 @@ def test_prune_dry_run_deletes_nothing(four_backups, settings):
     call_command("prune_backups", keep=1, dry_run=True, json=True, stdout=out)
     payload = json.loads(out.getvalue())
     assert payload["dry_run"] is True
-    assert sorted(payload["deleted"]) == sorted(str(p) for p in four_backups[:3])
+    assert sorted(payload["deleted"]) == sorted(p.name for p in four_backups[:3])
     assert sorted(settings.BACKUP_DIR.iterdir()) == files
     run = OpsRun.objects.get(kind="prune_backups")
     assert (run.status, run.summary) == ("succeeded", "Would delete 3 backup(s).")

@@ -13,10 +13,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from opsconsole.backups.files import sha256_of
-from opsconsole.backups.manifest import list_backups, manifest_path
 from opsconsole.models import OpsRun, Schedule
 from opsconsole.worker import Worker, claim_next, queue_due_schedules
-from tests.opsconsole.helpers import manage, subprocess_env, wait_for
+from tests.opsconsole.helpers import (
+    listed,
+    manage,
+    manifest_path,
+    subprocess_env,
+    wait_for,
+)
 from tests.servers import ROOT
 
 
@@ -88,10 +93,10 @@ def test_claim_takes_the_oldest_queued_run_once(no_schedules):
 
 def test_worker_runs_a_queued_backup_and_records_its_artifact(committed, backup_dir):
     run, _ = OpsRun.objects.queue("backup", trigger="admin:alice")
-    assert list_backups(backup_dir) == []
+    assert listed(backup_dir) == []
     output = opsworker()
     run.refresh_from_db()
-    [(artifact, manifest)] = list_backups(backup_dir)
+    [(artifact, manifest)] = listed(backup_dir)
     assert manifest_path(artifact).is_file()
     assert run.status == "succeeded"
     assert run.trigger == "admin:alice"
@@ -127,7 +132,7 @@ def test_worker_runs_a_restore_test_of_the_latest_backup(committed, backup_dir):
     OpsRun.objects.queue("backup", trigger="admin:alice")
     OpsRun.objects.queue("restore_test", trigger="admin:alice")
     run_opsworker()
-    [(artifact, _)] = list_backups(backup_dir)
+    [(artifact, _)] = listed(backup_dir)
     restore_test = OpsRun.objects.get(kind="restore_test")
     assert restore_test.status == "succeeded"
     assert restore_test.result["path"] == str(artifact)

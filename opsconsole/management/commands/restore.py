@@ -16,7 +16,12 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument(
-            "backup", nargs="?", help="Path of the backup file (not the manifest)."
+            "backup",
+            nargs="?",
+            help=(
+                "The backup's name in the store (list_backups shows them), or "
+                "the path of a backup file with its manifest beside it."
+            ),
         )
         parser.add_argument(
             "--latest",
