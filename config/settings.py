@@ -294,6 +294,10 @@ BACKUP_STAGING_DIR = Path(
 BACKUP_ENCRYPTION_RECIPIENTS = env.list("BACKUP_ENCRYPTION_RECIPIENTS", default=[])
 BACKUP_DECRYPTION_KEY_FILE = env.str("BACKUP_DECRYPTION_KEY_FILE", default="")
 BACKUP_DECRYPTION_KEY = os.environ.get("BACKUP_DECRYPTION_KEY", "")
+# PostgreSQL: the restore drill loads into a new scratch database, which
+# needs CREATEDB; a role without it names an existing database it owns here
+# (emptied after every drill).
+RESTORE_TEST_DATABASE = env.str("RESTORE_TEST_DATABASE", default="")
 # zstd level for new backups (1 fast … 19 small); 0 stores them uncompressed.
 BACKUP_COMPRESSION_LEVEL = env.int("BACKUP_COMPRESSION_LEVEL", default=3)
 if BACKUP_STORE_URL.startswith("s3://"):

@@ -3,8 +3,10 @@ operation run through the registry (and so recorded), and OpsError →
 CommandError (one line, non-zero exit)."""
 
 import json
+import logging
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from opsconsole.errors import OpsError
 from opsconsole.operations import perform
@@ -24,14 +26,22 @@ class OpsCommand(BaseCommand):
         """Run this command's operation with `arguments`; report the result
         (its details, then its summary, or the JSON); a failed result or an
         OpsError exits non-zero with one line."""
+        # The pool's reconnect warnings would bury that one line when the
+        # database is down; the command reports the failure itself.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         try:
             result = perform(
                 self.kind, trigger="command", echo=self.stderr.write, **arguments
             )
-        except OpsError as exc:
+        except (OpsError, DatabaseError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if isinstance(exc, DatabaseError):
+                # The database is down or refuses: nothing was recorded
+                # either, and a traceback would say no more than this.
+                message = f"the database is unavailable: {message}"
             if options["json"]:
-                self.stdout.write(json.dumps({"ok": False, "error": str(exc)}))
-            raise CommandError(str(exc)) from exc
+                self.stdout.write(json.dumps({"ok": False, "error": message}))
+            raise CommandError(message) from exc
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), default=str, sort_keys=True))
         else:

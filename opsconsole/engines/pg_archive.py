@@ -22,6 +22,9 @@ ALLOWED_ENTRIES = frozenset(
         "SEQUENCE OWNED BY",
         "SEQUENCE SET",
         "DEFAULT",
+        # GRANTs an operator gave other roles: no code, and not loaded
+        # (--no-acl): the target installation's roles are its own business.
+        "ACL",
     }
 )
 # Calls that may appear in our schema's DDL: type modifiers, pg_dump's own
@@ -151,6 +154,7 @@ def restore_archive(artifact, dbname, env):
             "--clean",
             "--if-exists",
             "--no-owner",
+            "--no-acl",
             "--no-password",
             f"--dbname={dbname}",
             str(artifact),

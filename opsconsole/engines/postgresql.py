@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import psycopg
 from django.apps import apps
+from django.conf import settings
 from psycopg import sql
 
 import opsconsole.engines.pg_archive as pg_archive
@@ -251,24 +252,14 @@ class PostgreSQLEngine(Engine):
         return fixed
 
     def load_into_scratch(self, artifact):
-        scratch = f"tinylink_restore_test_{uuid.uuid4().hex[:12]}"
-        with self._connect(autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
-
-        def cleanup():
-            with self._connect(autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(scratch)
-                    )
-                )
+        scratch, cleanup = self._scratch_database()
 
         try:
             self._restore(artifact, scratch)
         except BaseException:
             cleanup()
             raise
-        settings = {
+        scratch_settings = {
             **self.connection.settings_dict,
             "NAME": scratch,
             "OPTIONS": {
@@ -277,7 +268,49 @@ class PostgreSQLEngine(Engine):
                 if k != "pool"
             },
         }
-        return settings, cleanup
+        return scratch_settings, cleanup
+
+    def _scratch_database(self):
+        """(name, cleanup) of a database the drill may fill: a new one, or the
+        operator's RESTORE_TEST_DATABASE for a role without CREATEDB."""
+        configured = settings.RESTORE_TEST_DATABASE
+        if configured:
+            if configured == self.dbname:
+                raise OpsError(
+                    "RESTORE_TEST_DATABASE is the live database; name a scratch "
+                    "database the drill may empty and fill."
+                )
+
+            def empty():
+                # The drill's copy holds password hashes: never left behind.
+                with self._connect(configured, autocommit=True) as conn:
+                    conn.execute("DROP SCHEMA public CASCADE")
+                    conn.execute("CREATE SCHEMA public")
+
+            return configured, empty
+        scratch = f"tinylink_restore_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with self._connect(autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch))
+                )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            user = self.connection.settings_dict["USER"] or "this role"
+            raise OpsError(
+                f"the restore drill needs a scratch database, and {user} may not "
+                f"create one: ALTER ROLE {user} CREATEDB, or set "
+                "RESTORE_TEST_DATABASE to a database it owns (docs/operations.md)."
+            ) from exc
+
+        def drop():
+            with self._connect(autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(scratch)
+                    )
+                )
+
+        return scratch, drop
 
     def check_storage(self):
         """amcheck's bt_index_check on every B-tree index of our tables, when
