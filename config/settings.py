@@ -275,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# How often each process looks whether a restore is replacing the database
+# (and so holds its clicks in memory; links/click_hold.py), in seconds.
+CLICK_HOLD_CHECK_SECONDS = env.float("CLICK_HOLD_CHECK_SECONDS", default=1.0)
+
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
 # Where backups are kept: empty for BACKUP_DIR on this host, or

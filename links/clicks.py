@@ -12,9 +12,17 @@ def _upsert_daily_sql():
     # is incremented in the database, never read-modify-written in Python.
     # Only the quoted table name is interpolated; values go as parameters.
     return (
-        f"INSERT INTO {table} (link_id, day, clicks) VALUES (%s, %s, 1) "  # noqa: S608
-        f"ON CONFLICT (link_id, day) DO UPDATE SET clicks = {table}.clicks + 1"
+        f"INSERT INTO {table} (link_id, day, clicks) VALUES (%s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT (link_id, day) DO UPDATE SET clicks = {table}.clicks + "
+        "excluded.clicks"
     )
+
+
+def add_daily_clicks(link_id, day, clicks):
+    """Add `clicks` to the link's count for `day` (a date), in one statement."""
+    with connection.cursor() as cursor:
+        day = connection.ops.adapt_datefield_value(day)
+        cursor.execute(_upsert_daily_sql(), [link_id, day, clicks])
 
 
 def record_click(link_id, *, now):
@@ -32,7 +40,5 @@ def record_click(link_id, *, now):
         )
         if not updated:
             return False
-        with connection.cursor() as cursor:
-            day = connection.ops.adapt_datefield_value(now.date())
-            cursor.execute(_upsert_daily_sql(), [link_id, day])
+        add_daily_clicks(link_id, now.date(), 1)
     return True

@@ -3,9 +3,10 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from links import click_hold
 from links.clicks import record_click
 from links.clientip import client_ip
-from links.errors import error_response
+from links.errors import RETRY_AFTER_UNAVAILABLE, error_response
 from links.metrics import REDIRECT_RESULTS
 from links.models import Link, LinkState
 from links.ratelimit import hit, parse_rate
@@ -68,6 +69,20 @@ def _rate_limited(request, wait):
     )
 
 
+def _held_back(request, link):
+    """503 for a link with a click limit while clicks are held: only the
+    database can count it exactly, and the database is being replaced."""
+    return error_response(
+        request,
+        503,
+        "unavailable",
+        "This short link is briefly unavailable while TinyLink restores its "
+        "data; please try again in a moment.",
+        details={"short_code": link.short_code},
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 @require_safe
 def follow(request, code):
     """GET /<code>: the hot path. One indexed read, then (GET only) one
@@ -98,9 +113,15 @@ def follow(request, code):
         return _gone(request, link, state)
     # HEAD answers like GET but counts nothing: link checkers and previews
     # must not inflate click counts.
-    if request.method == "GET" and not record_click(link.pk, now=now):
-        link.refresh_from_db()
-        return _gone(request, link, link.state_at(now))
+    if request.method == "GET":
+        if click_hold.holding():
+            # A restore is replacing the database: counted in memory, added
+            # to the restored data when it is done.
+            if not click_hold.hold(link, now):
+                return _held_back(request, link)
+        elif not record_click(link.pk, now=now):
+            link.refresh_from_db()
+            return _gone(request, link, link.state_at(now))
     REDIRECT_RESULTS["redirect"].inc()
     response = _Redirect(link.target_url, settings.LINKS_REDIRECT_STATUS)
     # Counts must be exact, so no shared cache may answer for us.

@@ -24,6 +24,17 @@ def _private_backup_staging(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _no_held_clicks(settings, monkeypatch):
+    # Each test starts with nothing held and looks at the restore flag anew;
+    # the restores tests run look for it often, so they need not wait long.
+    from links import click_hold
+
+    settings.CLICK_HOLD_CHECK_SECONDS = 0.05
+    monkeypatch.setattr(click_hold, "_state", {"checked_at": None, "holding": False})
+    monkeypatch.setattr(click_hold, "_held", {})
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs half a second per test user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

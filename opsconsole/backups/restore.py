@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from links.click_hold import hold_clicks
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.locks import operation_lock
 from opsconsole.backups.manifest import SAFETY
@@ -106,7 +107,9 @@ def restore_backup(
         manifest = verified.manifest
         if confirm is not None:
             confirm(manifest)
-        with operation_lock("restore", alias):
+        # Clicks counted from here on would land in data about to be
+        # replaced: every process holds them until the load is done.
+        with operation_lock("restore", alias), hold_clicks(alias):
             replaced = _keep_current_data(engine, alias, progress)
             engine.load(verified.path, progress=progress)
             connections[alias].close()

@@ -98,6 +98,7 @@ def subprocess_env(**extra):
         "DATABASE_URL": database_url(),
         "BACKUP_DIR": str(settings.BACKUP_DIR),
         "BACKUP_STAGING_DIR": str(settings.BACKUP_STAGING_DIR),
+        "CLICK_HOLD_CHECK_SECONDS": str(settings.CLICK_HOLD_CHECK_SECONDS),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         **extra,
     }
