@@ -281,20 +281,15 @@ CLICK_HOLD_CHECK_SECONDS = env.float("CLICK_HOLD_CHECK_SECONDS", default=1.0)
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
-# Where backups are kept: empty for BACKUP_DIR on this host, or
-# s3://BUCKET/PREFIX for an S3-compatible store (django-storages; credentials
-# from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as boto3 reads them), so
-# losing this host's disk does not lose its backups.
+# Where backups are kept: empty for BACKUP_DIR, or s3://BUCKET/PREFIX (boto3
+# reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), off this host's disk.
 BACKUP_STORE_URL = env.str("BACKUP_STORE_URL", default="")
-# Dumps are written, packed and unpacked here before they go to (or after they
-# come from) the store: needs room for the database plus its packed copy.
+# Scratch space between the database and the store (its size plus packed copy).
 BACKUP_STAGING_DIR = Path(
     env.str("BACKUP_STAGING_DIR", default=str(DATA_DIR / "backup-staging"))
 )
-# Optional encryption to age public keys (age1…, comma-separated): the server
-# can write backups it cannot read. Restores need the private key, from
-# BACKUP_DECRYPTION_KEY_FILE (a file holding AGE-SECRET-KEY-…) or
-# BACKUP_DECRYPTION_KEY.
+# Optional encryption to age public keys (age1…): the server writes backups it
+# cannot read; restores read AGE-SECRET-KEY-… from the key file or variable.
 BACKUP_ENCRYPTION_RECIPIENTS = env.list("BACKUP_ENCRYPTION_RECIPIENTS", default=[])
 BACKUP_DECRYPTION_KEY_FILE = env.str("BACKUP_DECRYPTION_KEY_FILE", default="")
 BACKUP_DECRYPTION_KEY = os.environ.get("BACKUP_DECRYPTION_KEY", "")
@@ -330,14 +325,9 @@ elif BACKUP_STORE_URL:
         f"BACKUP_STORE_URL must be empty (BACKUP_DIR) or s3://bucket/prefix, "
         f"got {BACKUP_STORE_URL!r}."
     )
-else:
+else:  # BACKUP_DIR (read when the store is opened), files 0600, dirs 0700
     STORAGES["backups"] = {
-        "BACKEND": "opsconsole.backups.store.DurableFileSystemStorage",
-        # No location: BACKUP_DIR, read when the store is opened.
-        "OPTIONS": {
-            "file_permissions_mode": 0o600,
-            "directory_permissions_mode": 0o700,
-        },
+        "BACKEND": "opsconsole.backups.store.DurableFileSystemStorage"
     }
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
 # Manifests are signed with this key (HMAC); unset, one derived from

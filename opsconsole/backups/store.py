@@ -50,7 +50,13 @@ _LOCAL = "opsconsole.backups.store.DurableFileSystemStorage"
 class DurableFileSystemStorage(FileSystemStorage):
     """A directory where a file appears whole under its name or not at all
     (written to NAME.partial, fsynced, renamed, the directory fsynced), and
-    never replaced: backups are immutable once written."""
+    never replaced: backups are immutable once written. Owner-only: backups
+    hold password and token hashes."""
+
+    def __init__(self, **options):
+        options.setdefault("file_permissions_mode", 0o600)
+        options.setdefault("directory_permissions_mode", 0o700)
+        super().__init__(**options)
 
     def _save(self, name, content):
         path = Path(self.path(name))
@@ -181,13 +187,7 @@ class BackupStore:
 def local_store(directory):
     """A store over a local directory (`backup --output-dir`, a file brought
     from elsewhere)."""
-    return BackupStore(
-        DurableFileSystemStorage(
-            location=directory,
-            file_permissions_mode=0o600,
-            directory_permissions_mode=0o700,
-        )
-    )
+    return BackupStore(DurableFileSystemStorage(location=directory))
 
 
 def backup_store():
