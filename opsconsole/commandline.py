@@ -4,6 +4,7 @@ CommandError (one line, non-zero exit)."""
 
 import json
 import logging
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
@@ -12,8 +13,21 @@ from opsconsole.errors import OpsError
 from opsconsole.operations import perform
 
 
+def logs_to_stderr():
+    """With --json, stdout carries the one JSON object a script parses: the
+    log lines (JSON too, on stdout by default) move to stderr."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "stream", None) is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 class OpsCommand(BaseCommand):
     kind = ""
+
+    def execute(self, *args, **options):
+        if options.get("json"):
+            logs_to_stderr()
+        return super().execute(*args, **options)
 
     def add_arguments(self, parser):
         parser.add_argument(

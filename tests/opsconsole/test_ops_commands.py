@@ -15,6 +15,7 @@ from tests.opsconsole.helpers import (
     error_line,
     make_sample_data,
     manage,
+    manage_json,
 )
 
 
@@ -123,3 +124,17 @@ def test_refused_restore_is_recorded_as_a_failed_run(transactional_db, tmp_path)
         call_command("restore", str(tmp_path / "missing"), interactive=False)
     run = OpsRun.objects.get(kind="restore")
     assert run.status == "failed"
+
+
+@pytest.mark.slow
+def test_json_output_is_the_json_alone_even_when_the_command_logs(
+    transactional_db, settings, tmp_path
+):
+    settings.BACKUP_DIR = tmp_path / "backups"
+    create_backup()
+    create_backup()
+    # Pruning logs a line per deleted backup; --json must stay parseable.
+    code, payload, stderr = manage_json("prune_backups", "--keep", "1")
+    assert code == 0
+    assert len(payload["deleted"]) == 1
+    assert "pruned backup" in stderr

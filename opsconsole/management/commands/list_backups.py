@@ -5,6 +5,7 @@ from django.template.defaultfilters import filesizeformat
 
 from opsconsole.backups.catalog import list_backups, orphans
 from opsconsole.backups.store import backup_store
+from opsconsole.commandline import logs_to_stderr
 from opsconsole.errors import OpsError
 
 HEADER = ("NAME", "CREATED (UTC)", "SIZE", "ENGINE", "SCHEMA", "OK", "DRILL")
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["json"]:
+            logs_to_stderr()
         store = backup_store()
         try:
             rows = [backup.as_dict() for backup in list_backups(store=store)]
