@@ -21,7 +21,7 @@ from opsconsole.backups.manifest import (
     is_safety_copy,
     manifest_name,
 )
-from opsconsole.backups.store import DurableFileSystemStorage, backup_store
+from opsconsole.backups.store import backup_store, local_store
 from opsconsole.errors import OpsError
 
 ARTIFACT_PREFIX = "tinylink-"
@@ -162,9 +162,9 @@ def locate(reference, store=None):
         return read_backup(store, reference)
     if not path.is_file():
         raise OpsError(f"no backup file at {reference}.")
-    # Neither written to nor pruned: a store over the file's own directory.
-    local = type(store)(DurableFileSystemStorage(location=path.parent))
-    return read_backup(local, path.name)
+    # A store over the file's own directory; nothing prunes it, and a drill
+    # records its outcome beside the file.
+    return read_backup(local_store(path.parent), path.name)
 
 
 def orphans(store=None, *, now=None):
