@@ -51,11 +51,11 @@ def totals(engine, env):
     if engine == "sqlite":
         path = env["DATABASE_URL"].removeprefix("sqlite:///")
         with closing(sqlite3.connect(path)) as db:
-            return tuple(db.execute(query).fetchone())
+            return tuple(int(v) for v in db.execute(query).fetchone())
     import psycopg
 
     with psycopg.connect(env["DATABASE_URL"]) as conn:
-        return tuple(conn.execute(query).fetchone())
+        return tuple(int(v) for v in conn.execute(query).fetchone())
 
 
 def lose(engine, env, pg_url, name):
