@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 # Captured command output is kept up to this many characters (the tail).
@@ -27,6 +28,9 @@ class OpsStatus(models.TextChoices):
 
 
 ACTIVE = [OpsStatus.QUEUED, OpsStatus.RUNNING]
+# Newest finish first. PostgreSQL puts NULL first in a descending order
+# (SQLite last): a run without a finish time must not count as the newest.
+NEWEST_FINISHED = [F("finished_at").desc(nulls_last=True), "-pk"]
 
 
 class OpsRunQuerySet(models.QuerySet):
@@ -40,10 +44,10 @@ class OpsRunQuerySet(models.QuerySet):
         return self.filter(status__in=[OpsStatus.SUCCEEDED, OpsStatus.FAILED])
 
     def latest_finished(self, kind):
-        return self.of_kind(kind).finished().order_by("-finished_at", "-pk").first()
+        return self.of_kind(kind).finished().order_by(*NEWEST_FINISHED).first()
 
     def latest_success(self, kind):
-        return self.of_kind(kind).succeeded().order_by("-finished_at", "-pk").first()
+        return self.of_kind(kind).succeeded().order_by(*NEWEST_FINISHED).first()
 
     def queued(self):
         return self.filter(status=OpsStatus.QUEUED).order_by("created_at", "pk")
@@ -86,9 +90,10 @@ class OpsRunQuerySet(models.QuerySet):
             .finished()
             .filter(result__path__in=paths)
             .defer("output")
-            .order_by("finished_at", "pk")
+            .order_by(F("finished_at").asc(nulls_first=True), "pk")
         )
-        # Oldest first, so the newest test of each file is the one kept.
+        # Oldest first (and runs without a finish time before all), so the
+        # newest test of each file is the one kept.
         return {run.result["path"]: run for run in tests}
 
 

@@ -219,3 +219,12 @@ def test_facts_warn_about_overdue_schedules_and_failed_checks(db, settings):
     assert any("backup schedule is overdue" in w for w in warnings)
     assert any("restore test failed: Restore test FAILED" in w for w in warnings)
     assert not any("integrity" in w or "maintenance" in w for w in warnings)
+
+
+def test_restore_test_gauge_is_the_newest_finished_test_not_one_without_a_time(db):
+    # PostgreSQL sorts NULL first in "ORDER BY finished_at DESC": the run
+    # without a finish time hid the passing test, and the gauge stayed 0.
+    finished_run("restore_test", hours_ago=1, result={"ok": True})
+    OpsRun.objects.create(kind="restore_test", trigger="command", status="failed")
+    values = {name: value for name, _, value in status.operations_facts()}
+    assert values["tinylink_restore_test_last_success"] == 1
