@@ -40,8 +40,20 @@ def live(request):
     return _ok()
 
 
+def _open_pool(connection):
+    """Open the connection's pool if it has one (PostgreSQL). Django opens it
+    on the first ORM query of the process, but the probe takes its connection
+    from the pool directly (to bound the wait): as the first request of a new
+    worker it found the pool not open yet, and a readiness probe that is the
+    first request of every worker kept it out of service for good."""
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        pool.open()
+
+
 def check_database():
     try:
+        _open_pool(connections[DEFAULT_DB_ALIAS])
         engine_for(DEFAULT_DB_ALIAS).ping(timeout=settings.HEALTH_DB_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("health: database check failed: %s", exc)
