@@ -219,7 +219,7 @@ def test_the_operations_page_shows_the_facts_of_real_runs(
 
 
 def test_the_operations_page_warns_about_overdue_schedules_and_no_backup(
-    admin_client, no_schedules
+    admin_client, no_schedules, backup_dir
 ):
     Schedule.objects.create(
         kind="backup",
@@ -228,7 +228,7 @@ def test_the_operations_page_warns_about_overdue_schedules_and_no_backup(
     )
     page = admin_client.get(OPERATIONS).content.decode()
     assert "Needs attention" in page
-    assert "No successful backup is recorded." in page
+    assert f"No verified backup is in {backup_dir}." in page
     assert "The backup schedule is overdue" in page
     assert '<strong class="ops-overdue">Overdue</strong>' in page
 

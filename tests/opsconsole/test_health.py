@@ -9,10 +9,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from opsconsole import health, version
-from opsconsole.models import OpsKind, OpsRun, OpsStatus
+from tests.opsconsole.helpers import write_backup
 from tests.outages import DEAD_REDIS
 
 PROBES = ["/health", "/health/live", "/health/ready", "/health/full"]
@@ -24,6 +23,11 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", r
 def _migrations_never_checked(monkeypatch):
     # The migration check is cached per process; each test starts unchecked.
     monkeypatch.setattr(health, "_migrations", {"checked_at": None, "pending": None})
+
+
+@pytest.fixture(autouse=True)
+def _backups_in_tmp(settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
 
 
 @pytest.fixture(autouse=True)
@@ -190,17 +194,8 @@ def test_full_health_without_any_backup_is_degraded_but_200(client, db):
     assert body["status"] == "degraded"
 
 
-def test_full_health_is_healthy_with_a_recent_backup_on_disk(client, db, tmp_path):
-    artifact = tmp_path / "backup.sqlite3.gz"
-    artifact.write_bytes(b"backup")
-    OpsRun.objects.create(
-        kind=OpsKind.BACKUP,
-        status=OpsStatus.SUCCEEDED,
-        trigger="command",
-        finished_at=timezone.now(),
-        artifact_path=str(artifact),
-        artifact_size=artifact.stat().st_size,
-    )
+def test_full_health_is_healthy_with_a_recent_backup_on_disk(client, db, settings):
+    write_backup(settings.BACKUP_DIR, hours_ago=1)
     response = client.get("/health/full")
     assert response.status_code == 200
     body = response.json()
