@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from opsconsole.backups.files import sha256_of
 from opsconsole.backups.manifest import list_backups, manifest_path
-from opsconsole.models import OpsRun, Schedule
+from opsconsole.models import OpsRun, Schedule, WorkerHeartbeat
 from opsconsole.worker import Worker, claim_next, queue_due_schedules
 from tests.opsconsole.helpers import manage, subprocess_env, wait_for
 from tests.servers import ROOT
@@ -309,6 +309,7 @@ def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
             interval=0.05,
             message="the worker to run the queued run",
         )
+        assert WorkerHeartbeat.objects.filter(pid=worker.pid).exists()
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     finally:
@@ -317,3 +318,5 @@ def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
             worker.wait()
     assert worker.returncode == 0, output
     assert "opsworker: stopped." in output
+    # Stopped on purpose: no heartbeat left behind to go stale.
+    assert not WorkerHeartbeat.objects.filter(pid=worker.pid).exists()
