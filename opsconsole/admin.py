@@ -226,7 +226,8 @@ class OpsRunAdmin(admin.ModelAdmin):
                 else "—",
             },
             schedules=[(s, s.is_overdue(facts.now)) for s in schedules],
-            active=OpsRun.objects.active().defer("output"),
+            stale_seconds=settings.OPS_WORKER_STALE_SECONDS,
+            active=OpsRun.objects.active().select_related("lease").defer("output"),
         )
 
     def backups_view(self, request):

@@ -103,17 +103,41 @@ def ready(request):
     return _ok({"status": "ok", "checks": checks})
 
 
+def _worker(facts):
+    age = facts.worker_age
+    return {
+        "state": facts.worker_state,
+        "heartbeat_age_seconds": None if age is None else age.total_seconds(),
+        "current_run": facts.worker.current_run_id if facts.worker else None,
+    }
+
+
+def _schedules(facts):
+    return [
+        {
+            "kind": schedule.kind,
+            "enabled": schedule.enabled,
+            "interval_hours": schedule.interval_hours,
+            "next_run_at": schedule.next_run_at.isoformat(),
+            "overdue": schedule in facts.overdue,
+        }
+        for schedule in facts.schedules
+    ]
+
+
 @never_cache
 @require_safe
 def full(request):
     checks = {"database": check_database(), "cache": check_cache()}
-    checks["migrations"] = (
-        check_migrations() if checks["database"] == "ok" else "unknown"
-    )
-    # From the backups on disk: right while the database is down, and after
-    # a restore has rewound the run history.
-    checks["backups"] = status.backup_status()
+    database = checks["database"] == "ok"
+    checks["migrations"] = check_migrations() if database else "unknown"
+    # The backups from the backup directory: right while the database is
+    # down, and after a restore has rewound the run history.
+    facts = status.read_facts(database=database)
+    checks["backups"] = facts.backup_state
     checks["disk"] = status.disk_status()
+    checks["worker"] = facts.worker_state
+    checks["schedules"] = facts.schedules_state
     if checks["database"] != "ok":
         overall = "unhealthy"
     elif any(value != "ok" for value in checks.values()):
@@ -123,6 +147,9 @@ def full(request):
     body = {
         "status": overall,
         "checks": checks,
+        "worker": _worker(facts),
+        "schedules": _schedules(facts),
+        "overdue_schedules": [schedule.kind for schedule in facts.overdue],
         "version": version.VERSION,
         "commit": version.commit(),
         "uptime": version.format_uptime(version.uptime_seconds()),

@@ -206,6 +206,16 @@ class OpsRun(models.Model):
         except RunLease.DoesNotExist:
             return None
 
+    def is_abandoned(self, now=None):
+        """Running, but its lease ran out: its process was killed. It is
+        failed at the next worker poll or queueing."""
+        lease = self.current_lease()
+        return (
+            self.status == OpsStatus.RUNNING
+            and lease is not None
+            and lease.expires_at < (now or timezone.now())
+        )
+
     def abandoned_summary(self):
         lease = self.current_lease()
         holder = lease.holder if lease else "Its process"
@@ -270,15 +280,21 @@ class Schedule(models.Model):
         return self.enabled and self.next_run_at + grace < now
 
 
+def _stale_before(now=None):
+    """Heartbeats older than this are stale (OPS_WORKER_STALE_SECONDS)."""
+    stale = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
+    return (now or timezone.now()) - stale
+
+
 class WorkerHeartbeatQuerySet(models.QuerySet):
     def newest(self):
         return self.order_by("-seen_at", "-pk").first()
 
     def stale(self, now=None):
-        now = now or timezone.now()
-        return self.filter(
-            seen_at__lt=now - timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
-        )
+        return self.filter(seen_at__lt=_stale_before(now))
+
+    def alive(self, now=None):
+        return self.filter(seen_at__gte=_stale_before(now))
 
 
 class WorkerHeartbeat(models.Model):
@@ -317,4 +333,4 @@ class WorkerHeartbeat(models.Model):
 
     def is_stale(self, now=None):
         """Silent for longer than OPS_WORKER_STALE_SECONDS: stopped or hung."""
-        return self.age(now) > timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
+        return self.seen_at < _stale_before(now)

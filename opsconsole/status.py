@@ -2,7 +2,8 @@
 
 Backups and restore drills are read from the backup listing, not from the
 run history: a restore rewinds OpsRun to the snapshot, while the backups
-and the drill records beside them stay on disk and tell the truth.
+and the drill records beside them stay on disk and tell the truth. The
+worker's liveness, the schedules and the queue come from the database.
 """
 
 import logging
@@ -13,13 +14,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from opsconsole.backups.manifest import BACKUP, list_backups, read_drill
 from opsconsole.engines import engine_for
-from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
+from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule, WorkerHeartbeat
 
 logger = logging.getLogger("tinylink.ops")
+DAY = timedelta(hours=24)
+NO_WORKER = "No worker is running: queued runs wait. Start manage.py opsworker."
 
 
 def newest_backups():
@@ -117,14 +122,19 @@ class OperationsFacts:
     now: datetime
     backups: list  # Backup, newest first
     restore_test: RestoreTest | None = None
-    # From the database: None when it could not be read.
+    # From the database: None (or empty) when it could not be read.
+    database_read: bool = True
     last_backup_attempt: OpsRun | None = None  # newest finished backup run
     last_integrity: OpsRun | None = None  # newest finished integrity check
+    schedules: list = field(default_factory=list)
     overdue: list = field(default_factory=list)  # enabled schedules past grace
-    database_read: bool = True
+    worker: WorkerHeartbeat | None = None  # the newest heartbeat
+    workers_alive: int | None = None
+    runs: dict = field(default_factory=dict)  # queued, running, failed_last_24h
     # Only with storage=True: they stat files or ask the database server.
     database_size: int | None = None
     wal_size: int | None = None
+    pool: dict | None = None  # PostgreSQL: this process's connection pool
 
     @property
     def newest_backup(self):
@@ -161,6 +171,28 @@ class OperationsFacts:
         return "ok"
 
     @property
+    def worker_age(self):
+        return None if self.worker is None else self.worker.age(self.now)
+
+    @property
+    def worker_state(self):
+        """'none' when no worker is seen (never started, or stopped on
+        purpose), 'stale' when the newest heartbeat is older than
+        OPS_WORKER_STALE_SECONDS (killed, hung, host lost), else 'ok';
+        'unknown' without the database."""
+        if not self.database_read:
+            return "unknown"
+        if self.worker is None:
+            return "none"
+        return "stale" if self.worker.is_stale(self.now) else "ok"
+
+    @property
+    def schedules_state(self):
+        if not self.database_read:
+            return "unknown"
+        return "overdue" if self.overdue else "ok"
+
+    @property
     def backup_attempt_failed(self):
         attempt = self.last_backup_attempt
         return attempt is not None and attempt.status == OpsStatus.FAILED
@@ -168,6 +200,14 @@ class OperationsFacts:
     def warnings(self):
         """One line per thing an operator should act on."""
         found = []
+        if self.worker_state == "none":
+            found.append(NO_WORKER)
+        elif self.worker_state == "stale":
+            found.append(
+                f"No worker is running: the last heartbeat, of {self.worker}, is "
+                f"{timesince(self.worker.seen_at, self.now)} old; queued runs wait. "
+                "Start manage.py opsworker."
+            )
         state = self.backup_state
         if state == "missing":
             found.append(f"No verified backup is in {settings.BACKUP_DIR}.")
@@ -224,16 +264,35 @@ def gather_facts(*, now=None, storage=False, database=True):
     )
     facts.last_backup_attempt = runs.latest_finished(OpsKind.BACKUP)
     facts.last_integrity = runs.latest_finished(OpsKind.INTEGRITY)
-    facts.overdue = [
-        schedule
-        for schedule in Schedule.objects.filter(enabled=True)
-        if schedule.is_overdue(now)
-    ]
+    facts.schedules = list(Schedule.objects.all())
+    facts.overdue = [s for s in facts.schedules if s.is_overdue(now)]
+    facts.worker = WorkerHeartbeat.objects.newest()
+    facts.workers_alive = WorkerHeartbeat.objects.alive(now).count()
+    facts.runs = OpsRun.objects.aggregate(
+        queued=Count("pk", filter=Q(status=OpsStatus.QUEUED)),
+        running=Count("pk", filter=Q(status=OpsStatus.RUNNING)),
+        failed_last_24h=Count(
+            "pk",
+            filter=Q(status=OpsStatus.FAILED, finished_at__gte=now - DAY),
+        ),
+    )
     if storage:
         engine = engine_for()
         facts.database_size = engine.database_size()
         facts.wal_size = engine.wal_size()
+        facts.pool = engine.pool_stats()
     return facts
+
+
+def read_facts(*, storage=False, database=True):
+    """gather_facts, falling back to what is on disk when the database
+    fails on the way (for probes and scrapes, which must answer)."""
+    if database:
+        try:
+            return gather_facts(storage=storage)
+        except DatabaseError as exc:
+            logger.warning("operations facts without the database: %s", exc)
+    return gather_facts(database=False)
 
 
 def backup_status():
@@ -246,56 +305,3 @@ def disk_status():
     usage = shutil.disk_usage(settings.DATA_DIR)
     min_free = settings.HEALTH_MIN_FREE_DISK_MB * 2**20
     return "low" if usage.free < min_free else "ok"
-
-
-def _timestamp(value):
-    # 0 for "never", so that `time() - x > limit` fires instead of the series
-    # being absent and the alert silent.
-    return value.timestamp() if value is not None else 0
-
-
-def operations_facts(*, database=True):
-    """(metric name, help, value or None) for the operations gauges. What
-    is on disk is exported while the database is down (database=False, or
-    it fails on the way); the rest has no value then."""
-    facts = None
-    if database:
-        try:
-            facts = gather_facts()
-        except DatabaseError as exc:
-            logger.warning("metrics: operations facts without the database: %s", exc)
-    facts = facts or gather_facts(database=False)
-    backup, restore_test = facts.newest_backup, facts.restore_test
-    integrity = facts.last_integrity
-    return [
-        (
-            "tinylink_backup_last_success_timestamp_seconds",
-            "Unix time the newest verified backup was taken (0: none).",
-            _timestamp(backup.created_at if backup else None),
-        ),
-        (
-            "tinylink_backup_last_size_bytes",
-            "Size of the newest verified backup.",
-            backup.size if backup else None,
-        ),
-        (
-            "tinylink_restore_test_last_success",
-            "1 if the newest restore test passed, 0 if it failed.",
-            None if restore_test is None else int(restore_test.passed),
-        ),
-        (
-            "tinylink_restore_test_last_timestamp_seconds",
-            "Unix time of the newest restore test (0: none).",
-            _timestamp(restore_test.at if restore_test else None),
-        ),
-        (
-            "tinylink_restore_test_last_rto_seconds",
-            "Seconds the newest restore test took to load its backup (the RTO).",
-            restore_test.rto_seconds if restore_test else None,
-        ),
-        (
-            "tinylink_integrity_check_last_success",
-            "1 if the newest integrity check found nothing, 0 otherwise.",
-            None if integrity is None else int(integrity.status == OpsStatus.SUCCEEDED),
-        ),
-    ]
