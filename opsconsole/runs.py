@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -100,18 +100,20 @@ def recorded_run(kind, *, trigger, options=None, run=None, holder=None, echo=Non
     summary. A process killed meanwhile leaves a lease that runs out
     (OpsRunQuerySet.expire_leases)."""
     now = timezone.now()
-    if run is None:
-        run = OpsRun.objects.create(
-            kind=kind,
-            trigger=trigger,
-            options=options or {},
-            status=OpsStatus.RUNNING,
-            started_at=now,
-        )
-    else:
-        run.status, run.started_at = OpsStatus.RUNNING, now
-        run.save(update_fields=["status", "started_at"])
-    run.take_lease(holder or this_process(trigger), now)
+    # Never "running" without a lease, which nothing could expire.
+    with transaction.atomic():
+        if run is None:
+            run = OpsRun.objects.create(
+                kind=kind,
+                trigger=trigger,
+                options=options or {},
+                status=OpsStatus.RUNNING,
+                started_at=now,
+            )
+        else:
+            run.status, run.started_at = OpsStatus.RUNNING, now
+            run.save(update_fields=["status", "started_at"])
+        run.take_lease(holder or this_process(trigger), now)
     lease = Beating(
         run.renew_lease,
         interval=settings.OPS_WORKER_HEARTBEAT_SECONDS,
