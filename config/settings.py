@@ -341,6 +341,22 @@ BACKUP_SIGNING_KEY_FALLBACKS = [
 BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26)
 # A schedule due for longer than this shows as overdue (worker down).
 OPS_SCHEDULE_GRACE_MINUTES = env.int("OPS_SCHEDULE_GRACE_MINUTES", default=60)
+# The opsworker writes its heartbeat, and every running operation renews its
+# run's lease, this often (seconds). Silent for longer than the stale
+# threshold, a worker is reported stale and a run is failed as abandoned.
+try:
+    OPS_WORKER_HEARTBEAT_SECONDS = env.float(
+        "OPS_WORKER_HEARTBEAT_SECONDS", default=15.0
+    )
+    OPS_WORKER_STALE_SECONDS = env.float("OPS_WORKER_STALE_SECONDS", default=120.0)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OPS_WORKER_*_SECONDS: {exc}") from None
+if not 0 < 2 * OPS_WORKER_HEARTBEAT_SECONDS < OPS_WORKER_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        "OPS_WORKER_STALE_SECONDS must be more than twice "
+        "OPS_WORKER_HEARTBEAT_SECONDS, which must be more than 0: one late "
+        "heartbeat must not make a live worker look dead."
+    )
 # /metrics: these networks, or anyone with "Authorization: Bearer $METRICS_TOKEN".
 try:
     METRICS_ALLOWED_NETWORKS = [

@@ -221,12 +221,13 @@ class OpsRunAdmin(admin.ModelAdmin):
                 if facts.wal_size is not None
                 else "not measured on this engine",
                 "backups": filesizeformat(facts.backups_on_disk_bytes),
-                "last_backup": filesizeformat(facts.last_backup.artifact_size)
-                if facts.last_backup
+                "last_backup": filesizeformat(facts.newest_backup.size)
+                if facts.newest_backup
                 else "—",
             },
             schedules=[(s, s.is_overdue(facts.now)) for s in schedules],
-            active=OpsRun.objects.active().defer("output"),
+            stale_seconds=settings.OPS_WORKER_STALE_SECONDS,
+            active=OpsRun.objects.active().select_related("lease").defer("output"),
         )
 
     def backups_view(self, request):

@@ -40,8 +40,20 @@ def live(request):
     return _ok()
 
 
+def _open_pool(connection):
+    """Open the connection's pool if it has one (PostgreSQL). Django opens it
+    on the first ORM query of the process, but the probe takes its connection
+    from the pool directly (to bound the wait): as the first request of a new
+    worker it found the pool not open yet, and a readiness probe that is the
+    first request of every worker kept it out of service for good."""
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        pool.open()
+
+
 def check_database():
     try:
+        _open_pool(connections[DEFAULT_DB_ALIAS])
         engine_for(DEFAULT_DB_ALIAS).ping(timeout=settings.HEALTH_DB_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("health: database check failed: %s", exc)
@@ -91,17 +103,41 @@ def ready(request):
     return _ok({"status": "ok", "checks": checks})
 
 
+def _worker(facts):
+    age = facts.worker_age
+    return {
+        "state": facts.worker_state,
+        "heartbeat_age_seconds": None if age is None else age.total_seconds(),
+        "current_run": facts.worker.current_run_id if facts.worker else None,
+    }
+
+
+def _schedules(facts):
+    return [
+        {
+            "kind": schedule.kind,
+            "enabled": schedule.enabled,
+            "interval_hours": schedule.interval_hours,
+            "next_run_at": schedule.next_run_at.isoformat(),
+            "overdue": schedule in facts.overdue,
+        }
+        for schedule in facts.schedules
+    ]
+
+
 @never_cache
 @require_safe
 def full(request):
     checks = {"database": check_database(), "cache": check_cache()}
-    checks["migrations"] = (
-        check_migrations() if checks["database"] == "ok" else "unknown"
-    )
-    checks["backups"] = (
-        status.backup_status() if checks["database"] == "ok" else ("unknown")
-    )
+    database = checks["database"] == "ok"
+    checks["migrations"] = check_migrations() if database else "unknown"
+    # The backups from the backup directory: right while the database is
+    # down, and after a restore has rewound the run history.
+    facts = status.read_facts(database=database)
+    checks["backups"] = facts.backup_state
     checks["disk"] = status.disk_status()
+    checks["worker"] = facts.worker_state
+    checks["schedules"] = facts.schedules_state
     if checks["database"] != "ok":
         overall = "unhealthy"
     elif any(value != "ok" for value in checks.values()):
@@ -111,6 +147,9 @@ def full(request):
     body = {
         "status": overall,
         "checks": checks,
+        "worker": _worker(facts),
+        "schedules": _schedules(facts),
+        "overdue_schedules": [schedule.kind for schedule in facts.overdue],
         "version": version.VERSION,
         "commit": version.commit(),
         "uptime": version.format_uptime(version.uptime_seconds()),

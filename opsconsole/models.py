@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 # Captured command output is kept up to this many characters (the tail).
@@ -27,6 +28,14 @@ class OpsStatus(models.TextChoices):
 
 
 ACTIVE = [OpsStatus.QUEUED, OpsStatus.RUNNING]
+# Newest finish first. PostgreSQL puts NULL first in a descending order
+# (SQLite last): a run without a finish time must not count as the newest.
+NEWEST_FINISHED = [F("finished_at").desc(nulls_last=True), "-pk"]
+
+
+def lease_until(now):
+    """When a lease taken or renewed at `now` runs out."""
+    return now + timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
 
 
 class OpsRunQuerySet(models.QuerySet):
@@ -40,10 +49,10 @@ class OpsRunQuerySet(models.QuerySet):
         return self.filter(status__in=[OpsStatus.SUCCEEDED, OpsStatus.FAILED])
 
     def latest_finished(self, kind):
-        return self.of_kind(kind).finished().order_by("-finished_at", "-pk").first()
+        return self.of_kind(kind).finished().order_by(*NEWEST_FINISHED).first()
 
     def latest_success(self, kind):
-        return self.of_kind(kind).succeeded().order_by("-finished_at", "-pk").first()
+        return self.of_kind(kind).succeeded().order_by(*NEWEST_FINISHED).first()
 
     def queued(self):
         return self.filter(status=OpsStatus.QUEUED).order_by("created_at", "pk")
@@ -56,6 +65,43 @@ class OpsRunQuerySet(models.QuerySet):
         runs = self.filter(status__in=ACTIVE).order_by("created_at", "pk")
         return runs if kind is None else runs.of_kind(kind)
 
+    def lease_expired(self, now=None):
+        """Running runs whose process stopped renewing their lease (killed,
+        host lost). A run without a lease is never among them: nothing says
+        whether its process still lives."""
+        return self.running().filter(lease__expires_at__lt=now or timezone.now())
+
+    def expire_leases(self, now=None):
+        """Fail the running runs whose lease ran out, each with a summary
+        that names its process; returns them. They are not run again: the
+        kind is free to be queued anew."""
+        now = now or timezone.now()
+        expired = []
+        for run in self.lease_expired(now).select_related("lease").defer("output"):
+            summary = run.abandoned_summary()
+            # Only if not renewed since it was read.
+            failed = self.filter(
+                pk=run.pk,
+                status=OpsStatus.RUNNING,
+                lease__expires_at=run.lease.expires_at,
+            ).update(status=OpsStatus.FAILED, summary=summary, finished_at=now)
+            if failed:
+                run.status, run.summary, run.finished_at = (
+                    OpsStatus.FAILED,
+                    summary,
+                    now,
+                )
+                expired.append(run)
+        return expired
+
+    def renew_leases(self, now=None):
+        """Extend the leases of those of these runs that are still running
+        (never of one failed meanwhile); returns how many."""
+        now = now or timezone.now()
+        return RunLease.objects.filter(run__in=self.running()).update(
+            heartbeat_at=now, expires_at=lease_until(now)
+        )
+
     def mark_failed(self, summary):
         """Fail the active runs among these (a worker killed mid-run, a run
         rewound by a restore); returns how many."""
@@ -65,8 +111,11 @@ class OpsRunQuerySet(models.QuerySet):
 
     def queue(self, kind, *, trigger, options=None):
         """Queue a run of `kind` unless one is queued or running already (a
-        double click queues one backup, not two). Returns (run, created)."""
+        double click queues one backup, not two). A run whose process was
+        killed does not count: its expired lease fails it first. Returns
+        (run, created)."""
         with transaction.atomic(using=self.db):
+            self.expire_leases()
             active = self.active(kind).first()
             if active is not None:
                 return active, False
@@ -86,9 +135,10 @@ class OpsRunQuerySet(models.QuerySet):
             .finished()
             .filter(result__path__in=paths)
             .defer("output")
-            .order_by("finished_at", "pk")
+            .order_by(F("finished_at").asc(nulls_first=True), "pk")
         )
-        # Oldest first, so the newest test of each file is the one kept.
+        # Oldest first (and runs without a finish time before all), so the
+        # newest test of each file is the one kept.
         return {run.result["path"]: run for run in tests}
 
 
@@ -134,6 +184,74 @@ class OpsRun(models.Model):
     def append_output(self, text):
         self.output = (self.output + text)[-OUTPUT_LIMIT:]
 
+    def take_lease(self, holder, now=None):
+        """Hold this run's lease in `holder`'s name from `now` on."""
+        now = now or timezone.now()
+        RunLease.objects.update_or_create(
+            run=self,
+            defaults={
+                "holder": holder[:200],
+                "heartbeat_at": now,
+                "expires_at": lease_until(now),
+            },
+        )
+
+    def renew_lease(self, now=None):
+        """True if the run was still running and its lease now runs on."""
+        return bool(OpsRun.objects.filter(pk=self.pk).renew_leases(now))
+
+    def current_lease(self):
+        try:
+            return self.lease
+        except RunLease.DoesNotExist:
+            return None
+
+    def is_abandoned(self, now=None):
+        """Running, but its lease ran out: its process was killed. It is
+        failed at the next worker poll or queueing."""
+        lease = self.current_lease()
+        return (
+            self.status == OpsStatus.RUNNING
+            and lease is not None
+            and lease.expires_at < (now or timezone.now())
+        )
+
+    def abandoned_summary(self):
+        lease = self.current_lease()
+        holder = lease.holder if lease else "Its process"
+        since = lease.heartbeat_at if lease else self.started_at
+        when = f"{since:%Y-%m-%d %H:%M:%S} UTC" if since else "it started"
+        return (
+            f"{holder} stopped (no heartbeat since {when}): the run did not finish."
+        )[:500]
+
+
+class RunLease(models.Model):
+    """The lease of a running run: taken by the process that runs it and
+    renewed every heartbeat. A running run whose lease ran out was abandoned
+    (kill -9, host lost) and is failed (OpsRunQuerySet.expire_leases).
+
+    A table of its own rather than columns of OpsRun: a restore rewrites the
+    run table of the snapshot before migrating it, so that table keeps the
+    shape snapshots from before leases have."""
+
+    # No constraints in the database: restoring an older PostgreSQL snapshot
+    # drops and re-creates the run table, which a foreign key from a table
+    # the snapshot does not have would forbid.
+    run = models.OneToOneField(
+        OpsRun,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="lease",
+        db_constraint=False,
+    )
+    holder = models.CharField(max_length=200, help_text="opsworker on <host> (pid n)")
+    heartbeat_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"lease of run #{self.run_id} by {self.holder}"
+
 
 class Schedule(models.Model):
     """A recurring operation, executed by `manage.py opsworker`."""
@@ -160,3 +278,59 @@ class Schedule(models.Model):
         now = now or timezone.now()
         grace = timedelta(minutes=settings.OPS_SCHEDULE_GRACE_MINUTES)
         return self.enabled and self.next_run_at + grace < now
+
+
+def _stale_before(now=None):
+    """Heartbeats older than this are stale (OPS_WORKER_STALE_SECONDS)."""
+    stale = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
+    return (now or timezone.now()) - stale
+
+
+class WorkerHeartbeatQuerySet(models.QuerySet):
+    def newest(self):
+        return self.order_by("-seen_at", "-pk").first()
+
+    def stale(self, now=None):
+        return self.filter(seen_at__lt=_stale_before(now))
+
+    def alive(self, now=None):
+        return self.filter(seen_at__gte=_stale_before(now))
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one `manage.py opsworker` process: written
+    when it polls and, from a thread, while it runs an operation."""
+
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No constraint in the database, as for RunLease.run.
+    current_run = models.ForeignKey(
+        OpsRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+
+    objects = WorkerHeartbeatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hostname", "pid"], name="workerheartbeat_process"
+            ),
+        ]
+
+    def __str__(self):
+        return f"opsworker on {self.hostname} (pid {self.pid})"
+
+    def age(self, now=None):
+        return (now or timezone.now()) - self.seen_at
+
+    def is_stale(self, now=None):
+        """Silent for longer than OPS_WORKER_STALE_SECONDS: stopped or hung."""
+        return self.seen_at < _stale_before(now)

@@ -56,18 +56,21 @@ def queueable_kinds():
     return [kind for kind, operation in OPERATIONS.items() if operation.queueable]
 
 
-def perform(kind, *, trigger="command", run=None, echo=None, **arguments):
+def perform(kind, *, trigger="command", run=None, holder=None, echo=None, **arguments):
     """Run the operation `kind` with `arguments`, recorded as an OpsRun (the
-    queued `run` when the worker runs it). Returns the operation's result;
-    raises what the operation raised, after recording it. `echo(line)` hears
-    the progress lines."""
+    queued `run` when the worker runs it) whose lease `holder` (by default
+    "<trigger> on <host> (pid n)") renews while it runs. Returns the
+    operation's result; raises what the operation raised, after recording
+    it. `echo(line)` hears the progress lines."""
     operation = OPERATIONS[kind]
     # Callbacks (a restore's confirm) are not options worth recording.
     options = {name: value for name, value in arguments.items() if not callable(value)}
     record = (
         recorded_afterwards(kind, trigger=trigger, options=options, echo=echo)
         if operation.replaces_runs
-        else recorded_run(kind, trigger=trigger, options=options, run=run, echo=echo)
+        else recorded_run(
+            kind, trigger=trigger, options=options, run=run, holder=holder, echo=echo
+        )
     )
     with record as recorder:
         if operation.reports_progress:

@@ -1,13 +1,17 @@
 """Recording every data operation as an OpsRun row."""
 
 import logging
+import os
+import socket
 import time
 from contextlib import contextmanager
 
-from django.db import DatabaseError
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from opsconsole.heartbeat import Beating
 from opsconsole.models import OpsRun, OpsStatus
 
 logger = logging.getLogger("tinylink.ops")
@@ -83,25 +87,41 @@ def _recording(run, *, echo, save):
         save(run)
 
 
+def this_process(name):
+    """How a run names the process that runs it: `name` on host (pid n)."""
+    return f"{name} on {socket.gethostname()} (pid {os.getpid()})"
+
+
 @contextmanager
-def recorded_run(kind, *, trigger, options=None, run=None, echo=None):
-    """Create (or take over a queued) OpsRun, mark it running, and mark it
-    succeeded or failed with the error as its summary."""
+def recorded_run(kind, *, trigger, options=None, run=None, holder=None, echo=None):
+    """Create (or take over a queued) OpsRun, mark it running under a lease
+    in `holder`'s name (this process) that a thread renews while the
+    operation runs, and mark it succeeded or failed with the error as its
+    summary. A process killed meanwhile leaves a lease that runs out
+    (OpsRunQuerySet.expire_leases)."""
     now = timezone.now()
-    if run is None:
-        run = OpsRun.objects.create(
-            kind=kind,
-            trigger=trigger,
-            options=options or {},
-            status=OpsStatus.RUNNING,
-            started_at=now,
-        )
-    else:
-        run.status, run.started_at = OpsStatus.RUNNING, now
-        run.save(update_fields=["status", "started_at"])
+    # Never "running" without a lease, which nothing could expire.
+    with transaction.atomic():
+        if run is None:
+            run = OpsRun.objects.create(
+                kind=kind,
+                trigger=trigger,
+                options=options or {},
+                status=OpsStatus.RUNNING,
+                started_at=now,
+            )
+        else:
+            run.status, run.started_at = OpsStatus.RUNNING, now
+            run.save(update_fields=["status", "started_at"])
+        run.take_lease(holder or this_process(trigger), now)
+    lease = Beating(
+        run.renew_lease,
+        interval=settings.OPS_WORKER_HEARTBEAT_SECONDS,
+        name=f"lease of run #{run.pk}",
+    )
     # A restore replaces this table too: save() inserts the row again if the
     # restored data does not have it.
-    with _recording(run, echo=echo, save=OpsRun.save) as recorder:
+    with lease, _recording(run, echo=echo, save=OpsRun.save) as recorder:
         yield recorder
 
 

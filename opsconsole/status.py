@@ -1,56 +1,200 @@
-"""Facts about the operations that health, metrics and the admin share, read
-from the recorded runs (OpsRun) and the backup directory."""
+"""Facts about the operations that health, metrics and the admin share.
 
+Backups and restore drills are read from the backup listing, not from the
+run history: a restore rewinds OpsRun to the snapshot, while the backups
+and the drill records beside them stay on disk and tell the truth. The
+worker's liveness, the schedules and the queue come from the database.
+"""
+
+import logging
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from opsconsole.backups.catalog import list_backups
+from opsconsole.backups.manifest import BACKUP
 from opsconsole.engines import engine_for
-from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule
+from opsconsole.models import OpsKind, OpsRun, OpsStatus, Schedule, WorkerHeartbeat
+
+logger = logging.getLogger("tinylink.ops")
+DAY = timedelta(hours=24)
+NO_WORKER = "No worker is running: queued runs wait. Start manage.py opsworker."
+
+
+def newest_backups():
+    """Every complete backup in the store (BACKUP_DIR or S3), newest first;
+    never a restore's safety copy. The one place the facts read it from."""
+    return list_backups(purpose=BACKUP)
+
+
+def _parse_time(value):
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else None
+
+
+@dataclass(frozen=True)
+class Backup:
+    name: str
+    path: str  # where it is, for people: a local path or s3://bucket/…/name
+    created_at: datetime
+    size: int
+    verified: bool  # its integrity check passed when it was made
+    problems: list
+    drill: dict | None  # its signed drill record
+
+    @classmethod
+    def from_listing(cls, stored):
+        """None for a manifest without a readable, zoned creation time: its
+        age is unknown, so it cannot make the backups look fresh."""
+        manifest = stored.manifest
+        created_at = _parse_time(manifest.get("created_at"))
+        if created_at is None:
+            return None
+        integrity = manifest.get("integrity") or {}
+        return cls(
+            name=stored.name,
+            path=stored.location,
+            created_at=created_at,
+            size=(manifest.get("artifact") or {}).get("size") or 0,
+            verified=integrity.get("ok") is True,
+            problems=list(integrity.get("problems") or []),
+            drill=stored.drill,
+        )
+
+
+@dataclass(frozen=True)
+class RestoreTest:
+    """The newest restore drill: from its record beside the backup, or from
+    the run history when that is newer (a drill that could not even load the
+    backup leaves no record)."""
+
+    passed: bool
+    at: datetime
+    rto_seconds: float | None
+    path: str
+    summary: str = ""
+    run: OpsRun | None = None
+
+    @classmethod
+    def from_record(cls, artifact, record):
+        at = _parse_time(record.get("at"))
+        if at is None:
+            return None
+        problems = record.get("problems") or []
+        return cls(
+            passed=record.get("passed") is True,
+            at=at,
+            rto_seconds=record.get("rto_seconds"),
+            path=str(artifact),
+            summary=str(problems[0]) if problems else "",
+        )
+
+    @classmethod
+    def from_run(cls, run):
+        return cls(
+            passed=run.status == OpsStatus.SUCCEEDED,
+            at=run.finished_at,
+            rto_seconds=run.result.get("rto_seconds"),
+            path=run.result.get("path", ""),
+            summary=run.summary,
+            run=run,
+        )
+
+
+def newest_restore_test(backups, run=None):
+    """The newest of the drill records beside `backups` and the newest
+    finished restore-test `run` (on a tie the run, which the admin links)."""
+    found = [RestoreTest.from_run(run)] if run and run.finished_at else []
+    for backup in backups:
+        if backup.drill is not None:
+            found.append(RestoreTest.from_record(backup.path, backup.drill))
+    found = [test for test in found if test is not None]
+    return max(found, key=lambda test: (test.at, test.run is not None), default=None)
 
 
 @dataclass
 class OperationsFacts:
     now: datetime
-    last_backup: OpsRun | None  # newest successful backup
-    last_backup_attempt: OpsRun | None  # newest finished backup, failed or not
-    last_restore_test: OpsRun | None  # newest finished restore test
-    last_integrity: OpsRun | None  # newest finished integrity check
+    backups: list  # Backup, newest first
+    restore_test: RestoreTest | None = None
+    # From the database: None (or empty) when it could not be read.
+    database_read: bool = True
+    last_backup_attempt: OpsRun | None = None  # newest finished backup run
+    last_integrity: OpsRun | None = None  # newest finished integrity check
+    schedules: list = field(default_factory=list)
     overdue: list = field(default_factory=list)  # enabled schedules past grace
+    worker: WorkerHeartbeat | None = None  # the newest heartbeat
+    workers_alive: int | None = None
+    runs: dict = field(default_factory=dict)  # queued, running, failed_last_24h
     # Only with storage=True: they stat files or ask the database server.
     database_size: int | None = None
     wal_size: int | None = None
-    backups_on_disk: int | None = None
-    backups_on_disk_bytes: int | None = None
+    pool: dict | None = None  # PostgreSQL: this process's connection pool
 
     @property
-    def backup_file_exists(self):
-        return bool(
-            self.last_backup
-            and self.last_backup.artifact_path
-            and Path(self.last_backup.artifact_path).is_file()
-        )
+    def newest_backup(self):
+        """The newest backup whose integrity check passed, or None."""
+        return next((backup for backup in self.backups if backup.verified), None)
+
+    @property
+    def newest_unverified(self):
+        """A backup newer than every verified one that failed its check."""
+        newest = self.backups[0] if self.backups else None
+        return newest if newest is not None and not newest.verified else None
+
+    @property
+    def backups_on_disk(self):
+        return len(self.backups)
+
+    @property
+    def backups_on_disk_bytes(self):
+        return sum(backup.size for backup in self.backups)
 
     @property
     def backup_age(self):
-        if self.last_backup is None or self.last_backup.finished_at is None:
-            return None
-        return self.now - self.last_backup.finished_at
+        backup = self.newest_backup
+        return None if backup is None else self.now - backup.created_at
 
     @property
     def backup_state(self):
-        """'missing' when no successful backup is recorded or its file is
-        gone, 'stale' when it is older than BACKUP_MAX_AGE hours, else 'ok'."""
-        if not self.backup_file_exists or self.backup_age is None:
+        """'missing' without a verified backup in BACKUP_DIR, 'stale' when
+        the newest is older than BACKUP_MAX_AGE hours, else 'ok'."""
+        if self.newest_backup is None:
             return "missing"
         if self.backup_age > timedelta(hours=settings.BACKUP_MAX_AGE):
             return "stale"
         return "ok"
+
+    @property
+    def worker_age(self):
+        return None if self.worker is None else self.worker.age(self.now)
+
+    @property
+    def worker_state(self):
+        """'none' when no worker is seen (never started, or stopped on
+        purpose), 'stale' when the newest heartbeat is older than
+        OPS_WORKER_STALE_SECONDS (killed, hung, host lost), else 'ok';
+        'unknown' without the database."""
+        if not self.database_read:
+            return "unknown"
+        if self.worker is None:
+            return "none"
+        return "stale" if self.worker.is_stale(self.now) else "ok"
+
+    @property
+    def schedules_state(self):
+        if not self.database_read:
+            return "unknown"
+        return "overdue" if self.overdue else "ok"
 
     @property
     def backup_attempt_failed(self):
@@ -60,28 +204,37 @@ class OperationsFacts:
     def warnings(self):
         """One line per thing an operator should act on."""
         found = []
-        state = self.backup_state
-        if state == "missing" and self.last_backup is None:
-            found.append("No successful backup is recorded.")
-        elif state == "missing":
+        if self.worker_state == "none":
+            found.append(NO_WORKER)
+        elif self.worker_state == "stale":
             found.append(
-                f"The newest backup's file is gone: {self.last_backup.artifact_path}."
+                f"No worker is running: the last heartbeat, of {self.worker}, is "
+                f"{timesince(self.worker.seen_at, self.now)} old; queued runs wait. "
+                "Start manage.py opsworker."
             )
+        state = self.backup_state
+        if state == "missing":
+            found.append(f"No verified backup is in {settings.BACKUP_DIR}.")
         elif state == "stale":
             found.append(
                 f"The newest backup is older than {settings.BACKUP_MAX_AGE} hours "
                 "(BACKUP_MAX_AGE)."
             )
+        unverified = self.newest_unverified
+        if unverified is not None:
+            problem = unverified.problems[0] if unverified.problems else "unknown"
+            found.append(
+                f"The newest backup, {unverified.name}, failed its integrity "
+                f"check: {problem}"
+            )
         if self.backup_attempt_failed:
             found.append(
                 f"The newest backup attempt failed: {self.last_backup_attempt.summary}"
             )
-        if self.last_restore_test is None:
+        if self.restore_test is None:
             found.append("No restore test is recorded.")
-        elif self.last_restore_test.status == OpsStatus.FAILED:
-            found.append(
-                f"The newest restore test failed: {self.last_restore_test.summary}"
-            )
+        elif not self.restore_test.passed:
+            found.append(f"The newest restore test failed: {self.restore_test.summary}")
         if (
             self.last_integrity is not None
             and self.last_integrity.status == OpsStatus.FAILED
@@ -98,32 +251,57 @@ class OperationsFacts:
         return found
 
 
-def gather_facts(*, now=None, storage=False):
-    """The operations facts; storage=True adds database, WAL and backup
-    directory sizes (for the admin page, not for every probe)."""
+def gather_facts(*, now=None, storage=False, database=True):
+    """The operations facts; storage=True adds the database and WAL sizes
+    (for the admin page, not for every probe); database=False reads only
+    what is on disk (for a scrape while the database is down)."""
     now = now or timezone.now()
+    backups = [Backup.from_listing(stored) for stored in newest_backups()]
+    facts = OperationsFacts(now=now, backups=[b for b in backups if b is not None])
+    if not database:
+        facts.database_read = False
+        facts.restore_test = newest_restore_test(facts.backups)
+        return facts
     runs = OpsRun.objects.defer("output")
-    facts = OperationsFacts(
-        now=now,
-        last_backup=runs.latest_success(OpsKind.BACKUP),
-        last_backup_attempt=runs.latest_finished(OpsKind.BACKUP),
-        last_restore_test=runs.latest_finished(OpsKind.RESTORE_TEST),
-        last_integrity=runs.latest_finished(OpsKind.INTEGRITY),
-        overdue=[s for s in Schedule.objects.filter(enabled=True) if s.is_overdue(now)],
+    facts.restore_test = newest_restore_test(
+        facts.backups, runs.latest_finished(OpsKind.RESTORE_TEST)
+    )
+    facts.last_backup_attempt = runs.latest_finished(OpsKind.BACKUP)
+    facts.last_integrity = runs.latest_finished(OpsKind.INTEGRITY)
+    facts.schedules = list(Schedule.objects.all())
+    facts.overdue = [s for s in facts.schedules if s.is_overdue(now)]
+    facts.worker = WorkerHeartbeat.objects.newest()
+    facts.workers_alive = WorkerHeartbeat.objects.alive(now).count()
+    facts.runs = OpsRun.objects.aggregate(
+        queued=Count("pk", filter=Q(status=OpsStatus.QUEUED)),
+        running=Count("pk", filter=Q(status=OpsStatus.RUNNING)),
+        failed_last_24h=Count(
+            "pk",
+            filter=Q(status=OpsStatus.FAILED, finished_at__gte=now - DAY),
+        ),
     )
     if storage:
         engine = engine_for()
         facts.database_size = engine.database_size()
         facts.wal_size = engine.wal_size()
-        backups = list_backups()
-        facts.backups_on_disk = len(backups)
-        facts.backups_on_disk_bytes = sum(backup.size for backup in backups)
+        facts.pool = engine.pool_stats()
     return facts
 
 
+def read_facts(*, storage=False, database=True):
+    """gather_facts, falling back to what is on disk when the database
+    fails on the way (for probes and scrapes, which must answer)."""
+    if database:
+        try:
+            return gather_facts(storage=storage)
+        except DatabaseError as exc:
+            logger.warning("operations facts without the database: %s", exc)
+    return gather_facts(database=False)
+
+
 def backup_status():
-    """'ok', 'stale' or 'missing' for the newest successful backup."""
-    return gather_facts().backup_state
+    """'ok', 'stale' or 'missing' for the newest verified backup on disk."""
+    return gather_facts(database=False).backup_state
 
 
 def disk_status():
@@ -131,46 +309,3 @@ def disk_status():
     usage = shutil.disk_usage(settings.DATA_DIR)
     min_free = settings.HEALTH_MIN_FREE_DISK_MB * 2**20
     return "low" if usage.free < min_free else "ok"
-
-
-def _timestamp(value):
-    return value.timestamp() if value is not None else None
-
-
-def _passed(run):
-    if run is None:
-        return None
-    return 1 if run.status == OpsStatus.SUCCEEDED else 0
-
-
-def operations_facts():
-    """(metric name, help, value or None) for the operations gauges."""
-    facts = gather_facts()
-    backup, restore_test = facts.last_backup, facts.last_restore_test
-    return [
-        (
-            "tinylink_backup_last_success_timestamp_seconds",
-            "Unix time of the newest successful backup.",
-            _timestamp(backup.finished_at) if backup else None,
-        ),
-        (
-            "tinylink_backup_last_size_bytes",
-            "Size of the newest successful backup.",
-            backup.artifact_size if backup else None,
-        ),
-        (
-            "tinylink_restore_test_last_success",
-            "1 if the newest restore test passed, 0 if it failed.",
-            _passed(restore_test),
-        ),
-        (
-            "tinylink_restore_test_last_timestamp_seconds",
-            "Unix time of the newest restore test.",
-            _timestamp(restore_test.finished_at) if restore_test else None,
-        ),
-        (
-            "tinylink_integrity_check_last_success",
-            "1 if the newest integrity check found nothing, 0 otherwise.",
-            _passed(facts.last_integrity),
-        ),
-    ]

@@ -6,40 +6,49 @@ import os
 import signal
 import socket
 import threading
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from opsconsole.errors import OpsError
-from opsconsole.models import OpsRun, OpsStatus, Schedule
+from opsconsole.heartbeat import Beating
+from opsconsole.models import OpsRun, OpsStatus, Schedule, WorkerHeartbeat
 from opsconsole.operations import OPERATIONS, perform
+from opsconsole.runs import this_process
 
 logger = logging.getLogger("tinylink.ops")
 
 
-def claim_next():
-    """Mark the oldest queued run running and return it, or None. Several
-    workers may poll: the UPDATE ... WHERE status='queued' succeeds for one of
-    them only (on PostgreSQL, SKIP LOCKED also spares them the wait)."""
+def claim_next(holder=None):
+    """Mark the oldest queued run running, under a lease in `holder`'s name
+    (this process's), and return it, or None. Several workers may poll: the
+    UPDATE ... WHERE status='queued' succeeds for one of them only (on
+    PostgreSQL, SKIP LOCKED also spares them the wait)."""
+    holder = holder or this_process("opsworker")
     while True:
         with transaction.atomic():
             run = OpsRun.objects.queued().select_for_update(skip_locked=True).first()
             if run is None:
                 return None
             now = timezone.now()
-            note = f"Run by opsworker on {socket.gethostname()} (pid {os.getpid()}).\n"
+            note = f"Run by {holder}.\n"
             claimed = OpsRun.objects.filter(pk=run.pk, status=OpsStatus.QUEUED).update(
                 status=OpsStatus.RUNNING, started_at=now, output=note
             )
+            if claimed:
+                run.take_lease(holder, now)
         if claimed:
             run.status, run.started_at, run.output = OpsStatus.RUNNING, now, note
             return run
 
 
-def execute(run):
-    """Run a claimed run; never raises for a failed operation, which is the
-    run's status and summary. Returns the run as recorded."""
+def execute(run, holder):
+    """Run a claimed run in `holder`'s name; never raises for a failed
+    operation, which is the run's status and summary. Returns the run as
+    recorded."""
     operation = OPERATIONS.get(run.kind)
     if operation is None or not operation.queueable:
         OpsRun.objects.filter(pk=run.pk).mark_failed(
@@ -47,7 +56,9 @@ def execute(run):
         )
     else:
         try:
-            perform(run.kind, trigger=run.trigger, run=run, **run.options)
+            perform(
+                run.kind, trigger=run.trigger, run=run, holder=holder, **run.options
+            )
         except Exception as exc:  # one failed run never stops the worker
             logger.warning(
                 "opsworker: run %s (%s) failed: %s",
@@ -67,6 +78,8 @@ def queue_due_schedules(now=None):
     from when it was due: after an outage the worker runs each operation
     once, not once per missed interval. Returns the queued runs."""
     now = now or timezone.now()
+    # A run whose process was killed no longer holds its kind back.
+    OpsRun.objects.expire_leases()
     queued = []
     for schedule in Schedule.objects.filter(enabled=True, next_run_at__lte=now):
         with transaction.atomic():
@@ -101,6 +114,10 @@ class Worker:
         self.poll = poll
         self.report = report or (lambda line: None)
         self.stopping = threading.Event()
+        self.hostname, self.pid = socket.gethostname(), os.getpid()
+        self.holder = this_process("opsworker")
+        self.started_at = timezone.now()
+        self._last_beat = None
 
     def stop(self, *args):
         # Only the flag: a signal handler that wrote to stdout could land in
@@ -110,21 +127,77 @@ class Worker:
     def stop_on_sigterm(self):
         signal.signal(signal.SIGTERM, self.stop)
 
+    # --- heartbeat ----------------------------------------------------------
+
+    def beat(self, current_run=None):
+        """Say that this worker lives, and what it runs."""
+        seen = {"seen_at": timezone.now(), "current_run": current_run}
+        WorkerHeartbeat.objects.update_or_create(
+            hostname=self.hostname,
+            pid=self.pid,
+            defaults=seen,
+            create_defaults={**seen, "started_at": self.started_at},
+        )
+        self._last_beat = time.monotonic()
+
+    def beat_if_due(self):
+        # At most once per heartbeat interval while idle: a poll every few
+        # seconds need not be a write every few seconds.
+        last = self._last_beat
+        if last is None:
+            # Workers silent for that long are gone (killed, or an earlier
+            # `--once`): their heartbeats would only go on saying "stale".
+            WorkerHeartbeat.objects.stale().delete()
+        if last is None or time.monotonic() - last >= (
+            settings.OPS_WORKER_HEARTBEAT_SECONDS
+        ):
+            self.beat()
+
+    def forget(self):
+        """A worker stopped on purpose leaves no heartbeat to go stale."""
+        WorkerHeartbeat.objects.filter(hostname=self.hostname, pid=self.pid).delete()
+
+    # --- the loop -----------------------------------------------------------
+
+    def run_one(self, run):
+        """Run the claimed `run` while a thread keeps this worker's heartbeat
+        (the run's own lease is renewed by its recording, runs.recorded_run)."""
+        beating = Beating(
+            lambda: self.beat(current_run=run),
+            interval=settings.OPS_WORKER_HEARTBEAT_SECONDS,
+            name="opsworker heartbeat",
+        )
+        with beating:
+            run = execute(run, self.holder)
+        self.beat()
+        return run
+
+    def expire_abandoned(self):
+        """Fail the runs whose process was killed; returns them."""
+        expired = OpsRun.objects.expire_leases()
+        for run in expired:
+            self.report("opsworker: " + describe(run))
+        return expired
+
     def run_queued(self):
         """Claim and run queued runs until none is left (or SIGTERM)."""
         done = []
         while not self.stopping.is_set():
-            run = claim_next()
+            run = claim_next(self.holder)
             if run is None:
                 break
+            self.beat(current_run=run)
             self.report(f"opsworker: running #{run.pk} {run.kind} ({run.trigger})")
-            run = execute(run)
+            run = self.run_one(run)
             self.report("opsworker: " + describe(run))
             done.append(run)
         return done
 
     def run_once(self):
-        """Due schedules, then everything queued (theirs included)."""
+        """Heartbeat, abandoned runs, due schedules, then everything queued
+        (theirs included)."""
+        self.beat_if_due()
+        self.expire_abandoned()
         for run in queue_due_schedules():
             self.report(f"opsworker: queued #{run.pk} {run.kind} ({run.trigger})")
         return self.run_queued()
@@ -143,3 +216,7 @@ class Worker:
                 close_old_connections()
             if not done:
                 self.stopping.wait(self.poll)
+        try:
+            self.forget()
+        except Exception:  # noqa: BLE001 - it goes stale instead
+            logger.warning("opsworker: could not remove its heartbeat")

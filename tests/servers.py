@@ -36,6 +36,41 @@ def database_url():
     )
 
 
+def child_pids(pid):
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended while /proc was read
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def tcp_peer_ports(pid):
+    """The remote ports of the TCP connections process `pid` holds (Linux
+    /proc): its sockets' inodes, looked up in the kernel's TCP tables."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed while the directory was read
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            # local_address remote_address st ... uid timeout inode
+            if fields[9] in inodes:
+                ports.add(int(fields[2].rpartition(":")[2], 16))
+    return ports
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -65,9 +100,11 @@ class GunicornServer:
         self.process = None
         self._log = None
 
-    def start(self, deadline_seconds=30):
-        """Starts gunicorn and waits until it answers. Whatever ends the wait
-        early (gunicorn exiting, the deadline, Ctrl-C) stops the process
+    def start(self, deadline_seconds=30, wait_path="/"):
+        """Starts gunicorn and waits until `wait_path` answers 200 or, with
+        wait_path=None, only until the port accepts connections (so that no
+        request reaches a worker before the test's own). Whatever ends the
+        wait early (gunicorn exiting, the deadline, Ctrl-C) stops the process
         before it propagates: a start that fails leaves nothing running."""
         if not (ROOT / "staticfiles" / "staticfiles.json").exists():
             subprocess.run(
@@ -99,26 +136,43 @@ class GunicornServer:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
             )
-            self._wait_until_answering(deadline_seconds)
+            self._wait_until_answering(deadline_seconds, wait_path)
         except BaseException:
             self.stop()
             raise
 
-    def _wait_until_answering(self, deadline_seconds):
+    def _wait_until_answering(self, deadline_seconds, wait_path):
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited early:\n{self.log()}")
-            try:
-                status, _, _ = http_request(self.url + "/", timeout=2)
-            except OSError:
-                status = None
-            if status == 200:
+            if wait_path is None:
+                if self._accepts_connections():
+                    return
+            elif self._answers(wait_path):
                 return
             time.sleep(0.1)
         raise RuntimeError(
             f"gunicorn did not answer in {deadline_seconds}s:\n{self.log()}"
         )
+
+    def _answers(self, path):
+        try:
+            status, _, _ = http_request(self.url + path, timeout=2)
+        except OSError:
+            return False
+        return status == 200
+
+    def _accepts_connections(self):
+        # A connection that sends nothing: no worker sees a request from it.
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def worker_pids(self):
+        return child_pids(self.process.pid)
 
     def log(self):
         return self.log_path.read_text(errors="replace")

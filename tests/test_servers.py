@@ -5,22 +5,9 @@ from pathlib import Path
 import pytest
 
 from tests import servers
-from tests.servers import GunicornServer
+from tests.servers import GunicornServer, child_pids
 
 pytestmark = pytest.mark.slow
-
-
-def child_pids(pid):
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:  # the process ended while /proc was read
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def running(pid):

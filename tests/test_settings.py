@@ -101,6 +101,25 @@ def test_invalid_redirect_status_is_a_start_up_error(tmp_path, status):
     assert "LINKS_REDIRECT_STATUS" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("heartbeat", "stale"), [("0", "120"), ("60", "100"), ("15", "abc")]
+)
+def test_a_stale_threshold_within_two_heartbeats_is_a_start_up_error(
+    tmp_path, heartbeat, stale
+):
+    # One late beat must not make a live worker look dead and expire its run.
+    result = manage(
+        "check",
+        env={
+            "OPS_WORKER_HEARTBEAT_SECONDS": heartbeat,
+            "OPS_WORKER_STALE_SECONDS": stale,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.returncode != 0
+    assert "OPS_WORKER_" in result.stderr
+
+
 def test_unsupported_database_url_is_refused(tmp_path):
     result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode != 0

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from links.models import Link, LinkDailyClicks
 from opsconsole.backups.catalog import list_backups
+from opsconsole.backups.files import sha256_of
+from opsconsole.backups.manifest import BACKUP, FORMAT, sign
 from tests.servers import ROOT, database_url
 
 CHECKED_TABLES = ("auth_user", "links_link", "links_linkdailyclicks")
@@ -76,6 +78,46 @@ def add_links(count, prefix, target_size=40):
             "%s, %s, 0, %s FROM seq",
             [count, prefix, target, timezone.now(), timezone.now(), True],
         )
+
+
+def write_backup(backup_dir, *, hours_ago=0.0, ok=True, purpose=BACKUP, name=None):
+    """A backup as the listing sees it: a file and its signed manifest, made
+    `hours_ago` hours ago. Its content is not a database: status never reads
+    it (verifying a backup is the restore test's work)."""
+    created = datetime.now(UTC) - timedelta(hours=hours_ago)
+    backup_dir.mkdir(exist_ok=True)
+    artifact = backup_dir / (
+        name or f"tinylink-sqlite-{created:%Y%m%dT%H%M%S%fZ}.sqlite3"
+    )
+    artifact.write_bytes(b"backup bytes " * (1 + int(hours_ago)))
+    problems = [] if ok else ["row 3 missing from index links_link_short_code"]
+    manifest = {
+        "format": FORMAT,
+        "purpose": purpose,
+        "created_at": created.isoformat(),
+        "integrity": {"ok": ok, "problems": problems},
+        "artifact": {
+            "name": artifact.name,
+            "size": artifact.stat().st_size,
+            "sha256": sha256_of(artifact),
+        },
+    }
+    manifest_path(artifact).write_text(json.dumps(sign(manifest)))
+    return artifact
+
+
+def write_drill(artifact, *, passed=True, hours_ago=0.0, rto_seconds=1.25):
+    """The signed record a restore drill leaves beside the backup it loaded."""
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    record = {
+        "passed": passed,
+        "at": at.isoformat(),
+        "rto_seconds": rto_seconds,
+        "problems": [] if passed else ["row counts differ from the manifest"],
+        "sha256": sha256_of(artifact),
+    }
+    Path(f"{artifact}.drill.json").write_text(json.dumps(sign(record)))
+    return at
 
 
 def flip_byte(path, offset=None):

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
-from opsconsole.models import OpsRun, Schedule
+from opsconsole.models import OpsRun, Schedule, WorkerHeartbeat
 from tests.opsconsole.helpers import listed
 from tests.opsconsole.test_worker import run_opsworker
 
@@ -219,7 +219,7 @@ def test_the_operations_page_shows_the_facts_of_real_runs(
 
 
 def test_the_operations_page_warns_about_overdue_schedules_and_no_backup(
-    admin_client, no_schedules
+    admin_client, no_schedules, backup_dir
 ):
     Schedule.objects.create(
         kind="backup",
@@ -228,9 +228,60 @@ def test_the_operations_page_warns_about_overdue_schedules_and_no_backup(
     )
     page = admin_client.get(OPERATIONS).content.decode()
     assert "Needs attention" in page
-    assert "No successful backup is recorded." in page
+    assert f"No verified backup is in {backup_dir}." in page
     assert "The backup schedule is overdue" in page
     assert '<strong class="ops-overdue">Overdue</strong>' in page
+
+
+NO_WORKER = "No worker is running: queued runs wait. Start manage.py opsworker."
+
+
+def test_the_operations_page_warns_when_no_worker_was_ever_seen(
+    admin_client, no_schedules
+):
+    response = admin_client.get(OPERATIONS)
+    page = response.content.decode()
+    assert NO_WORKER in page
+    assert response.context["facts"].worker_state == "none"
+
+
+def test_the_operations_page_warns_about_a_stale_worker_and_its_abandoned_run(
+    admin_client, no_schedules, settings
+):
+    settings.OPS_WORKER_STALE_SECONDS = 120
+    past = timezone.now() - timedelta(minutes=30)
+    run = OpsRun.objects.create(
+        kind="backup", trigger="schedule:backup", status="running", started_at=past
+    )
+    run.take_lease("opsworker on web-1 (pid 42)", past)
+    WorkerHeartbeat.objects.create(
+        hostname="web-1", pid=42, seen_at=past, current_run=run
+    )
+    page = admin_client.get(OPERATIONS).content.decode()
+    assert "No worker is running: the last heartbeat, of opsworker on web-1" in page
+    assert '<span class="ops-status ops-status-failed">stale</span>' in page
+    # Failed as abandoned at the next worker poll or queueing; until then the
+    # page says what happened to it.
+    assert "opsworker on web-1 (pid 42) stopped (no heartbeat since" in page
+
+
+def test_the_operations_page_shows_the_live_worker_and_what_it_runs(
+    admin_client, no_schedules
+):
+    run = OpsRun.objects.create(
+        kind="backup",
+        trigger="admin:admin",
+        status="running",
+        started_at=timezone.now(),
+    )
+    run.take_lease("opsworker on web-1 (pid 42)")
+    WorkerHeartbeat.objects.create(hostname="web-1", pid=42, current_run=run)
+    page = admin_client.get(OPERATIONS).content.decode()
+    assert NO_WORKER not in page
+    assert "No worker is running" not in page
+    assert '<span class="ops-status ops-status-succeeded">ok</span>' in page
+    assert "opsworker on web-1 (pid 42)" in page
+    assert f'href="{run_url(run)}">#{run.pk} Backup</a>' in page
 
 
 @pytest.mark.slow

@@ -13,12 +13,15 @@ import select
 import socket
 import threading
 import time
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from links.models import Link
+from tests.opsconsole.helpers import manifest_path, write_backup
 from tests.servers import GunicornServer, database_url, free_port, http_request
 
 pytestmark = [
@@ -115,7 +118,13 @@ def proxy():
 
 
 @pytest.fixture
-def server(transactional_db, tmp_path, proxy):
+def backup_dir(settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
+    return settings.BACKUP_DIR
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, proxy, backup_dir):
     # The test database, through the proxy. A server per test, not per
     # module: each test breaks its database connections, and reads the log
     # for the error that outage wrote, which an earlier test's would fake.
@@ -128,6 +137,7 @@ def server(transactional_db, tmp_path, proxy):
         threads=4,
         extra_env={
             "DATABASE_URL": url,
+            "BACKUP_DIR": str(backup_dir),
             "HEALTH_DB_TIMEOUT": "1",
             "DATABASE_CONNECT_TIMEOUT": "2",
             "DATABASE_POOL_TIMEOUT": "3",
@@ -184,11 +194,12 @@ def test_probes_report_the_outage_and_recover_without_a_restart(server, proxy):
     status, body = probe(server, "/health/full")
     assert status == 503
     assert body["status"] == "unhealthy"
-    # Checks that need the database are not attempted.
+    # Checks that need the database are not attempted; the backups are read
+    # from the backup directory, which needs none.
     assert {k: body["checks"][k] for k in ("database", "migrations", "backups")} == {
         "database": "unavailable",
         "migrations": "unknown",
-        "backups": "unknown",
+        "backups": "missing",
     }
 
     proxy.restore()
@@ -236,3 +247,28 @@ def test_redirect_during_the_outage_is_a_503_to_retry_without_a_traceback(
     assert "database unavailable: OperationalError" in log
     assert "Traceback" in log
     assert wait_for(lambda: get(server, "/up")[0] == 302, RECOVERY_SECONDS)
+
+
+def test_metrics_answer_during_the_outage_with_the_backups_on_disk(
+    server, proxy, backup_dir
+):
+    artifact = write_backup(backup_dir, hours_ago=1)
+    created = datetime.fromisoformat(
+        json.loads(manifest_path(artifact).read_text())["created_at"]
+    )
+
+    proxy.cut()
+    status, _, body = http_request(f"{server.url}/metrics", timeout=20)
+    proxy.restore()
+
+    assert status == 200, server.log()[-3000:]
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+    assert samples["tinylink_backup_last_success_timestamp_seconds"] == (
+        pytest.approx(created.timestamp())
+    )
+    # What only the database knows has no value while it is away.
+    assert "tinylink_integrity_check_last_success" not in samples

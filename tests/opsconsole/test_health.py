@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
@@ -9,10 +10,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from opsconsole import health, version
-from opsconsole.models import OpsKind, OpsRun, OpsStatus
+from opsconsole.models import OpsRun, Schedule, WorkerHeartbeat
+from tests.opsconsole.helpers import write_backup
 from tests.outages import DEAD_REDIS
 
 PROBES = ["/health", "/health/live", "/health/ready", "/health/full"]
@@ -24,6 +25,11 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", r
 def _migrations_never_checked(monkeypatch):
     # The migration check is cached per process; each test starts unchecked.
     monkeypatch.setattr(health, "_migrations", {"checked_at": None, "pending": None})
+
+
+@pytest.fixture(autouse=True)
+def _backups_in_tmp(settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
 
 
 @pytest.fixture(autouse=True)
@@ -163,20 +169,31 @@ def test_full_health_reports_every_check_the_version_and_the_uptime(client, db):
     response = client.get("/health/full")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "checks", "version", "commit", "uptime"}
+    assert set(body) == {
+        "status",
+        "checks",
+        "worker",
+        "schedules",
+        "overdue_schedules",
+        "version",
+        "commit",
+        "uptime",
+    }
     assert set(body["checks"]) == {
         "database",
         "cache",
         "migrations",
         "backups",
         "disk",
+        "worker",
+        "schedules",
     }
     assert body["version"] == version.VERSION
     assert body["commit"] == version.commit()
     assert re.fullmatch(r"\d+h\d\dm|\d+m\d\ds", body["uptime"])
 
 
-def test_full_health_without_any_backup_is_degraded_but_200(client, db):
+def test_full_health_without_any_backup_or_worker_is_degraded_but_200(client, db):
     response = client.get("/health/full")
     assert response.status_code == 200
     body = response.json()
@@ -186,26 +203,62 @@ def test_full_health_without_any_backup_is_degraded_but_200(client, db):
         "migrations": "ok",
         "backups": "missing",
         "disk": "ok",
+        "worker": "none",
+        "schedules": "ok",
+    }
+    assert body["worker"] == {
+        "state": "none",
+        "heartbeat_age_seconds": None,
+        "current_run": None,
     }
     assert body["status"] == "degraded"
 
 
-def test_full_health_is_healthy_with_a_recent_backup_on_disk(client, db, tmp_path):
-    artifact = tmp_path / "backup.sqlite3.gz"
-    artifact.write_bytes(b"backup")
-    OpsRun.objects.create(
-        kind=OpsKind.BACKUP,
-        status=OpsStatus.SUCCEEDED,
-        trigger="command",
-        finished_at=timezone.now(),
-        artifact_path=str(artifact),
-        artifact_size=artifact.stat().st_size,
-    )
+def test_full_health_is_healthy_with_a_recent_backup_and_a_live_worker(
+    client, db, settings
+):
+    write_backup(settings.BACKUP_DIR, hours_ago=1)
+    WorkerHeartbeat.objects.create(hostname="web-1", pid=42)
     response = client.get("/health/full")
     assert response.status_code == 200
     body = response.json()
     assert body["checks"]["backups"] == "ok"
+    assert body["checks"]["worker"] == "ok"
     assert body["status"] == "healthy"
+
+
+def test_a_stopped_worker_and_overdue_schedules_make_full_health_degraded(
+    client, db, settings, frozen_now
+):
+    # The worker died hours ago and every schedule waits: this said "healthy".
+    settings.OPS_SCHEDULE_GRACE_MINUTES = 60
+    write_backup(settings.BACKUP_DIR, hours_ago=1)
+    three_hours = timedelta(hours=3)
+    run = OpsRun.objects.create(kind="backup", trigger="schedule:backup")
+    WorkerHeartbeat.objects.create(
+        hostname="web-1", pid=42, seen_at=frozen_now - three_hours, current_run=run
+    )
+    Schedule.objects.update(next_run_at=frozen_now - three_hours)
+    Schedule.objects.filter(kind="maintenance").update(enabled=False)
+    body = client.get("/health/full").json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["worker"] == "stale"
+    assert body["checks"]["schedules"] == "overdue"
+    assert body["worker"] == {
+        "state": "stale",
+        "heartbeat_age_seconds": three_hours.total_seconds(),
+        "current_run": run.pk,
+    }
+    assert body["overdue_schedules"] == ["backup", "integrity", "restore_test"]
+    assert {schedule["kind"]: schedule for schedule in body["schedules"]}[
+        "maintenance"
+    ] == {
+        "kind": "maintenance",
+        "enabled": False,
+        "interval_hours": 720,
+        "next_run_at": (frozen_now - three_hours).isoformat(),
+        "overdue": False,
+    }
 
 
 def test_full_health_is_degraded_when_disk_space_is_low(client, db, settings):

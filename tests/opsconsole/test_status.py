@@ -1,17 +1,24 @@
-"""The operations facts that /health/full, /metrics and the admin share, read
-from real OpsRun rows and real backup files."""
+"""The operations facts that /health/full, /metrics and the admin share: the
+backups and drill records from the backup directory, the rest from real
+OpsRun rows."""
 
 import io
+import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from opsconsole import status
 from opsconsole.backups.files import sha256_of
-from opsconsole.models import OpsRun, Schedule
+from opsconsole.backups.manifest import SAFETY
+from opsconsole.models import OpsRun, Schedule, WorkerHeartbeat
+from opsconsole.opsmetrics import operations_gauges
+from tests.opsconsole.helpers import listed, write_backup, write_drill
 from tests.opsconsole.test_worker import run_opsworker
 
 GAUGES = [
@@ -19,8 +26,17 @@ GAUGES = [
     "tinylink_backup_last_size_bytes",
     "tinylink_restore_test_last_success",
     "tinylink_restore_test_last_timestamp_seconds",
+    "tinylink_restore_test_last_rto_seconds",
     "tinylink_integrity_check_last_success",
 ]
+NEVER = {
+    "tinylink_backup_last_success_timestamp_seconds": 0,
+    "tinylink_backup_last_size_bytes": None,
+    "tinylink_restore_test_last_success": None,
+    "tinylink_restore_test_last_timestamp_seconds": 0,
+    "tinylink_restore_test_last_rto_seconds": None,
+    "tinylink_integrity_check_last_success": None,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +45,6 @@ def backup_dir(settings, tmp_path):
     settings.BACKUP_MAX_AGE = 26
     settings.HEALTH_MIN_FREE_DISK_MB = 0
     return settings.BACKUP_DIR
-
-
-@pytest.fixture
-def artifact(backup_dir):
-    backup_dir.mkdir()
-    path = backup_dir / "tinylink-sqlite-20250101T000000000000Z.sqlite3"
-    path.write_bytes(b"not really a database, only a file that exists")
-    return path
 
 
 def finished_run(kind, *, hours_ago=0.0, ok=True, **fields):
@@ -52,15 +60,8 @@ def finished_run(kind, *, hours_ago=0.0, ok=True, **fields):
     )
 
 
-def backup_run(path, *, hours_ago=0.0, ok=True):
-    return finished_run(
-        "backup",
-        hours_ago=hours_ago,
-        ok=ok,
-        artifact_path=str(path),
-        artifact_size=path.stat().st_size if path.exists() else 10,
-        artifact_sha256="0" * 64,
-    )
+def gauges(names=GAUGES):
+    return {name: value for name, _, value in operations_gauges() if name in names}
 
 
 def scrape(client):
@@ -72,93 +73,175 @@ def scrape(client):
     return values
 
 
+def created_at(artifact):
+    [manifest] = [m for a, m in listed(artifact.parent) if a == artifact]
+    return datetime.fromisoformat(manifest["created_at"])
+
+
+# --- Backups: read from the backup directory ------------------------------------------
+
+
 def test_backup_status_is_missing_without_any_backup(db):
     assert status.backup_status() == "missing"
 
 
-def test_backup_status_is_ok_for_a_recent_backup_whose_file_exists(db, artifact):
-    backup_run(artifact, hours_ago=25)
+def test_backup_status_is_ok_for_a_recent_backup(db, backup_dir):
+    write_backup(backup_dir, hours_ago=25)
     assert status.backup_status() == "ok"
 
 
 def test_backup_status_is_stale_when_the_newest_backup_is_older_than_max_age(
-    db, artifact, settings
+    db, backup_dir, settings
 ):
-    backup_run(artifact, hours_ago=27)
+    write_backup(backup_dir, hours_ago=27)
     assert status.backup_status() == "stale"
     settings.BACKUP_MAX_AGE = 48
     assert status.backup_status() == "ok"
 
 
-def test_backup_status_is_missing_when_the_newest_backups_file_is_gone(db, artifact):
-    backup_run(artifact, hours_ago=1)
-    artifact.unlink()
+def test_backup_status_is_missing_when_the_backups_file_is_gone(db, backup_dir):
+    write_backup(backup_dir, hours_ago=1).unlink()
     assert status.backup_status() == "missing"
 
 
-def test_a_failed_backup_does_not_count_as_a_backup(db, artifact):
-    backup_run(artifact, hours_ago=30)
-    backup_run(artifact, hours_ago=1, ok=False)
-    assert status.backup_status() == "stale"
+def test_a_restores_safety_copy_is_not_a_backup(db, backup_dir):
+    write_backup(backup_dir, hours_ago=1, purpose=SAFETY)
+    assert status.backup_status() == "missing"
+
+
+def test_a_backup_that_failed_its_integrity_check_does_not_count(db, backup_dir):
+    good = write_backup(backup_dir, hours_ago=30)
+    bad = write_backup(backup_dir, hours_ago=1, ok=False)
     facts = status.gather_facts()
-    assert facts.backup_attempt_failed
-    assert any("newest backup attempt failed" in w for w in facts.warnings())
+    assert facts.newest_backup.path == str(good)
+    assert facts.backup_state == "stale"
+    assert facts.newest_unverified.path == str(bad)
+    assert (
+        f"The newest backup, {bad.name}, failed its integrity check: row 3 "
+        "missing from index links_link_short_code"
+    ) in facts.warnings()
 
 
-def test_queued_and_running_backups_do_not_count(db, artifact):
-    OpsRun.objects.create(kind="backup", trigger="admin:alice", status="queued")
-    OpsRun.objects.create(kind="backup", trigger="schedule:backup", status="running")
-    assert status.backup_status() == "missing"
+def test_a_failed_backup_run_is_a_warning_beside_the_backups_on_disk(db, backup_dir):
+    write_backup(backup_dir, hours_ago=2)
+    finished_run("backup", hours_ago=1, ok=False, summary="disk full")
+    facts = status.gather_facts()
+    assert facts.backup_state == "ok"
+    assert "The newest backup attempt failed: disk full" in facts.warnings()
 
 
 @pytest.mark.parametrize(
     ("hours_ago", "exists", "expected"),
     [(1, True, "ok"), (27, True, "stale"), (1, False, "missing")],
 )
-def test_full_health_reports_backups_from_the_recorded_runs(
-    client, db, artifact, hours_ago, exists, expected
+def test_full_health_reports_backups_from_the_backup_directory(
+    client, db, backup_dir, hours_ago, exists, expected
 ):
-    backup_run(artifact, hours_ago=hours_ago)
+    artifact = write_backup(backup_dir, hours_ago=hours_ago)
     if not exists:
         artifact.unlink()
     body = client.get("/health/full").json()
     assert body["checks"]["backups"] == expected
-    assert body["status"] == ("healthy" if expected == "ok" else "degraded")
 
 
-def test_operations_facts_are_none_before_any_run(db):
-    facts = status.operations_facts()
-    assert [name for name, _, _ in facts] == GAUGES
-    assert [value for _, _, value in facts] == [None] * 5
+def test_full_health_says_ok_after_a_restore_rewinds_the_run_history(
+    client, transactional_db, backup_dir
+):
+    quiet = io.StringIO()
+    call_command("backup", stdout=quiet, stderr=quiet)
+    assert client.get("/health/full").json()["checks"]["backups"] == "ok"
+    # What restoring a snapshot taken before this backup does to the history.
+    OpsRun.objects.all().delete()
+    assert client.get("/health/full").json()["checks"]["backups"] == "ok"
+    [(artifact, manifest)] = listed(backup_dir)
+    assert scrape(client)["tinylink_backup_last_success_timestamp_seconds"] == (
+        pytest.approx(datetime.fromisoformat(manifest["created_at"]).timestamp())
+    )
+    assert scrape(client)["tinylink_backup_last_size_bytes"] == artifact.stat().st_size
 
 
-def test_operations_facts_read_the_newest_runs(db, artifact):
-    backup_run(artifact, hours_ago=50)
-    newest = backup_run(artifact, hours_ago=2)
-    backup_run(artifact, hours_ago=1, ok=False)
+# --- Restore tests: the drill record beside the backup, or the newer run ------------
+
+
+def test_the_restore_test_is_read_from_the_drill_record_when_no_run_is_left(
+    db, backup_dir
+):
+    artifact = write_backup(backup_dir, hours_ago=3)
+    at = write_drill(artifact, hours_ago=2, rto_seconds=4.5)
+    values = gauges()
+    assert values["tinylink_restore_test_last_success"] == 1
+    assert values["tinylink_restore_test_last_timestamp_seconds"] == pytest.approx(
+        at.timestamp()
+    )
+    assert values["tinylink_restore_test_last_rto_seconds"] == 4.5
+
+
+def test_the_newest_of_drill_record_and_run_is_the_restore_test(db, backup_dir):
+    artifact = write_backup(backup_dir, hours_ago=3)
+    write_drill(artifact, passed=True, hours_ago=2)
+    # A drill that could not load the backup at all leaves only its run.
+    finished_run("restore_test", hours_ago=1, ok=False, summary="checksum differs")
+    facts = status.gather_facts()
+    assert facts.restore_test.passed is False
+    assert "The newest restore test failed: checksum differs" in facts.warnings()
+    write_drill(artifact, passed=False, hours_ago=0)
+    assert status.gather_facts().restore_test.summary == (
+        "row counts differ from the manifest"
+    )
+
+
+def test_a_drill_record_this_installation_did_not_sign_is_ignored(db, backup_dir):
+    artifact = write_backup(backup_dir, hours_ago=3)
+    Path(f"{artifact}.drill.json").write_text(
+        json.dumps({"passed": True, "at": datetime.now(UTC).isoformat()})
+    )
+    assert gauges()["tinylink_restore_test_last_success"] is None
+
+
+def test_restore_test_gauge_is_the_newest_finished_test_not_one_without_a_time(db):
+    # PostgreSQL sorts NULL first in "ORDER BY finished_at DESC": the run
+    # without a finish time hid the passing test, and the gauge stayed 0.
+    finished_run("restore_test", hours_ago=1, result={"ok": True})
+    OpsRun.objects.create(kind="restore_test", trigger="command", status="failed")
+    assert gauges()["tinylink_restore_test_last_success"] == 1
+
+
+# --- The gauges ---------------------------------------------------------------------
+
+
+def test_before_any_backup_the_timestamps_are_zero_and_the_rest_has_no_value(db):
+    assert [name for name, _, _ in operations_gauges()][: len(GAUGES)] == GAUGES
+    assert gauges() == NEVER
+
+
+def test_metrics_export_the_timestamps_even_before_any_backup(client, db):
+    # An absent series never fires `time() - x > 26 * 3600`; a zero does.
+    assert scrape(client) == NEVER
+
+
+def test_operations_facts_read_the_backups_and_the_newest_runs(db, backup_dir):
+    write_backup(backup_dir, hours_ago=50)
+    newest = write_backup(backup_dir, hours_ago=2)
+    write_backup(backup_dir, hours_ago=1, ok=False)
     finished_run("restore_test", hours_ago=3, ok=False, result={"ok": False})
     finished_run("integrity", hours_ago=5, ok=False)
     finished_run("integrity", hours_ago=4)
-    values = {name: value for name, _, value in status.operations_facts()}
-    assert values == {
-        "tinylink_backup_last_success_timestamp_seconds": (
-            newest.finished_at.timestamp()
+    assert gauges() == {
+        "tinylink_backup_last_success_timestamp_seconds": pytest.approx(
+            created_at(newest).timestamp()
         ),
-        "tinylink_backup_last_size_bytes": artifact.stat().st_size,
+        "tinylink_backup_last_size_bytes": newest.stat().st_size,
         "tinylink_restore_test_last_success": 0,
         "tinylink_restore_test_last_timestamp_seconds": (
             OpsRun.objects.get(kind="restore_test").finished_at.timestamp()
         ),
+        "tinylink_restore_test_last_rto_seconds": None,
         "tinylink_integrity_check_last_success": 1,
     }
 
 
-def test_metrics_gauges_have_no_value_before_any_run(client, db):
-    assert scrape(client) == dict.fromkeys(GAUGES)
-
-
 @pytest.mark.slow
-def test_metrics_gauges_have_values_after_real_runs(
+def test_metrics_gauges_have_values_after_real_runs_and_keep_them_after_a_rewind(
     client, transactional_db, backup_dir
 ):
     for kind in ("backup", "restore_test", "integrity"):
@@ -166,20 +249,35 @@ def test_metrics_gauges_have_values_after_real_runs(
     run_opsworker()
     backup = OpsRun.objects.get(kind="backup", status="succeeded")
     restore_test = OpsRun.objects.get(kind="restore_test", status="succeeded")
-    values = scrape(client)
-    assert values == {
+    [(artifact, manifest)] = listed(backup_dir)
+    assert backup.artifact_path == str(artifact)
+    assert backup.artifact_sha256 == sha256_of(artifact)
+    expected = {
         "tinylink_backup_last_success_timestamp_seconds": pytest.approx(
-            backup.finished_at.timestamp()
+            datetime.fromisoformat(manifest["created_at"]).timestamp()
         ),
         "tinylink_backup_last_size_bytes": backup.artifact_size,
         "tinylink_restore_test_last_success": 1.0,
         "tinylink_restore_test_last_timestamp_seconds": pytest.approx(
             restore_test.finished_at.timestamp()
         ),
+        "tinylink_restore_test_last_rto_seconds": restore_test.result["rto_seconds"],
         "tinylink_integrity_check_last_success": 1.0,
     }
-    assert backup.artifact_sha256 == sha256_of(backup.artifact_path)
+    assert scrape(client) == expected
     assert client.get("/health/full").json()["checks"]["backups"] == "ok"
+
+    # A restore of an older snapshot: the history is gone, the files are not.
+    OpsRun.objects.all().delete()
+    after = scrape(client)
+    assert after == {
+        **expected,
+        # The drill's own record, written just before its run finished.
+        "tinylink_restore_test_last_timestamp_seconds": pytest.approx(
+            restore_test.finished_at.timestamp(), abs=5
+        ),
+        "tinylink_integrity_check_last_success": None,
+    }
 
 
 def test_storage_facts_count_the_complete_backups_on_disk(transactional_db, backup_dir):
@@ -195,7 +293,7 @@ def test_storage_facts_count_the_complete_backups_on_disk(transactional_db, back
     assert facts.database_size > 0
 
 
-def test_facts_warn_about_overdue_schedules_and_failed_checks(db, settings):
+def test_facts_warn_about_overdue_schedules_and_failed_checks(db, settings, backup_dir):
     settings.OPS_SCHEDULE_GRACE_MINUTES = 60
     Schedule.objects.all().delete()
     now = timezone.now()
@@ -215,7 +313,100 @@ def test_facts_warn_about_overdue_schedules_and_failed_checks(db, settings):
     facts = status.gather_facts(now=now)
     assert [s.kind for s in facts.overdue] == ["backup"]
     warnings = facts.warnings()
-    assert "No successful backup is recorded." in warnings
+    assert f"No verified backup is in {backup_dir}." in warnings
     assert any("backup schedule is overdue" in w for w in warnings)
     assert any("restore test failed: Restore test FAILED" in w for w in warnings)
     assert not any("integrity" in w or "maintenance" in w for w in warnings)
+
+
+# --- The worker, the queue and the database ---------------------------------------
+
+WORKER_GAUGES = [
+    "tinylink_opsworker_last_heartbeat_timestamp_seconds",
+    "tinylink_opsworkers_alive",
+    "tinylink_ops_schedules_overdue",
+    "tinylink_ops_runs_queued",
+    "tinylink_ops_runs_running",
+    "tinylink_ops_runs_failed_last_24h",
+]
+
+
+def test_without_a_worker_its_gauges_say_so(db):
+    Schedule.objects.all().delete()
+    assert gauges(WORKER_GAUGES) == {
+        "tinylink_opsworker_last_heartbeat_timestamp_seconds": 0,
+        "tinylink_opsworkers_alive": 0,
+        "tinylink_ops_schedules_overdue": 0,
+        "tinylink_ops_runs_queued": 0,
+        "tinylink_ops_runs_running": 0,
+        "tinylink_ops_runs_failed_last_24h": 0,
+    }
+    facts = status.gather_facts()
+    assert facts.worker_state == "none"
+    assert (
+        "No worker is running: queued runs wait. Start manage.py opsworker."
+        in facts.warnings()
+    )
+
+
+def test_worker_and_queue_gauges_count_what_there_is(db, settings):
+    settings.OPS_WORKER_STALE_SECONDS = 120
+    settings.OPS_SCHEDULE_GRACE_MINUTES = 60
+    now = timezone.now()
+    Schedule.objects.all().delete()
+    Schedule.objects.create(
+        kind="backup", interval_hours=24, next_run_at=now - timedelta(hours=2)
+    )
+    newest = WorkerHeartbeat.objects.create(hostname="web-1", pid=1, seen_at=now)
+    WorkerHeartbeat.objects.create(
+        hostname="web-2", pid=2, seen_at=now - timedelta(minutes=5)
+    )
+    OpsRun.objects.create(kind="backup", trigger="admin:alice")
+    OpsRun.objects.create(kind="integrity", trigger="admin:alice", status="running")
+    finished_run("maintenance", hours_ago=2, ok=False)
+    finished_run("maintenance", hours_ago=25, ok=False)
+    finished_run("integrity", hours_ago=1)
+    assert gauges(WORKER_GAUGES) == {
+        "tinylink_opsworker_last_heartbeat_timestamp_seconds": pytest.approx(
+            newest.seen_at.timestamp()
+        ),
+        "tinylink_opsworkers_alive": 1,
+        "tinylink_ops_schedules_overdue": 1,
+        "tinylink_ops_runs_queued": 1,
+        "tinylink_ops_runs_running": 1,
+        "tinylink_ops_runs_failed_last_24h": 1,
+    }
+
+
+def test_a_stale_worker_is_a_warning_with_its_heartbeat_age(db, settings):
+    settings.OPS_WORKER_STALE_SECONDS = 120
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(
+        hostname="web-1", pid=7, seen_at=now - timedelta(minutes=10)
+    )
+    facts = status.gather_facts(now=now)
+    assert facts.worker_state == "stale"
+    assert facts.worker_age == timedelta(minutes=10)
+    assert (
+        "No worker is running: the last heartbeat, of opsworker on web-1 (pid 7), "
+        "is 10\xa0minutes old; queued runs wait. Start manage.py opsworker."
+    ) in facts.warnings()
+
+
+def test_the_database_size_is_a_gauge_and_the_pool_one_on_postgresql(db):
+    values = {name: value for name, _, value in operations_gauges()}
+    assert values["tinylink_database_size_bytes"] > 0
+    pool = {name for name in values if name.startswith("tinylink_db_pool_")}
+    if connection.vendor == "postgresql":
+        assert pool == {
+            "tinylink_db_pool_connections",
+            "tinylink_db_pool_idle_connections",
+            "tinylink_db_pool_max_connections",
+            "tinylink_db_pool_requests_waiting",
+        }
+        assert (
+            values["tinylink_db_pool_max_connections"]
+            == (connection.settings_dict["OPTIONS"]["pool"]["max_size"])
+        )
+    else:
+        assert pool == set()

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from opsconsole.backups.files import sha256_of
-from opsconsole.models import OpsRun, Schedule
+from opsconsole.models import OpsRun, Schedule, WorkerHeartbeat
 from opsconsole.worker import Worker, claim_next, queue_due_schedules
 from tests.opsconsole.helpers import (
     listed,
@@ -314,6 +314,7 @@ def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
             interval=0.05,
             message="the worker to run the queued run",
         )
+        assert WorkerHeartbeat.objects.filter(pid=worker.pid).exists()
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     finally:
@@ -322,3 +323,5 @@ def test_sigterm_stops_a_waiting_worker_process(committed, backup_dir):
             worker.wait()
     assert worker.returncode == 0, output
     assert "opsworker: stopped." in output
+    # Stopped on purpose: no heartbeat left behind to go stale.
+    assert not WorkerHeartbeat.objects.filter(pid=worker.pid).exists()

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from opsconsole.models import OpsStatus
@@ -25,12 +26,25 @@ class Command(BaseCommand):
             type=float,
             default=5.0,
             metavar="SECONDS",
-            help="How often to look for queued runs and due schedules (default 5).",
+            help=(
+                "How often to look for queued runs and due schedules (default "
+                "5); the heartbeat is written at most every "
+                "OPS_WORKER_HEARTBEAT_SECONDS."
+            ),
         )
 
     def handle(self, *args, once, poll, **options):
         if poll <= 0:
             raise CommandError("--poll must be more than 0 seconds.")
+        # While idle the heartbeat is written when the worker polls: a poll
+        # this slow would make a live worker look stale between two.
+        room = settings.OPS_WORKER_STALE_SECONDS - settings.OPS_WORKER_HEARTBEAT_SECONDS
+        if not once and poll >= room:
+            raise CommandError(
+                f"--poll must be less than {room:g} seconds "
+                "(OPS_WORKER_STALE_SECONDS - OPS_WORKER_HEARTBEAT_SECONDS), or the "
+                "worker looks stale between polls."
+            )
         worker = Worker(poll=poll, report=self.stdout.write)
         worker.stop_on_sigterm()
         if once:
