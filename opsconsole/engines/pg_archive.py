@@ -5,6 +5,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from opsconsole.errors import OpsError
 
@@ -143,24 +145,39 @@ def check_archive(artifact):
     return []
 
 
+def _data_entries_only(artifact, list_path):
+    """Write the archive's table of contents without its extensions (amcheck,
+    which check_integrity installs; creating one needs privileges that the
+    app's role may lack, and restoring data never needs it)."""
+    result = _run([tool("pg_restore"), "--list", str(artifact)])
+    lines = [
+        f";{line}" if " EXTENSION " in f" {line} " else line
+        for line in result.stdout.splitlines()
+    ]
+    Path(list_path).write_text("\n".join(lines) + "\n")
+
+
 def restore_archive(artifact, dbname, env):
     """Load the archive into `dbname` in one transaction; OpsError (the
     database unchanged) when anything fails."""
-    result = _run(
-        [
-            tool("pg_restore"),
-            "--single-transaction",
-            "--exit-on-error",
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--no-acl",
-            "--no-password",
-            f"--dbname={dbname}",
-            str(artifact),
-        ],
-        env=env,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".list") as contents:
+        _data_entries_only(artifact, contents.name)
+        result = _run(
+            [
+                tool("pg_restore"),
+                "--single-transaction",
+                "--exit-on-error",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-acl",
+                "--no-password",
+                f"--use-list={contents.name}",
+                f"--dbname={dbname}",
+                str(artifact),
+            ],
+            env=env,
+        )
     if result.returncode != 0:
         reason = _first_error(result.stderr, result.returncode)
         raise OpsError(f"pg_restore failed, the database is unchanged: {reason}")
