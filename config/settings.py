@@ -275,32 +275,27 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# How often each process looks whether a restore is replacing the database
-# (and so holds its clicks in memory; links/click_hold.py), in seconds.
+# Seconds between each process's looks for a restore (links/click_hold.py).
 CLICK_HOLD_CHECK_SECONDS = env.float("CLICK_HOLD_CHECK_SECONDS", default=1.0)
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
-# Where backups are kept: empty for BACKUP_DIR, or s3://BUCKET/PREFIX (boto3
-# reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), off this host's disk.
+# Backups: in BACKUP_DIR, or off this host with s3://BUCKET/PREFIX (AWS_* keys).
 BACKUP_STORE_URL = env.str("BACKUP_STORE_URL", default="")
-# Scratch space between the database and the store (its size plus packed copy).
 BACKUP_STAGING_DIR = Path(
     env.str("BACKUP_STAGING_DIR", default=str(DATA_DIR / "backup-staging"))
 )
-# Optional encryption to age public keys (age1…): the server writes backups it
-# cannot read; restores read AGE-SECRET-KEY-… from the key file or variable.
+# Optional age encryption: the server writes backups it cannot read.
 BACKUP_ENCRYPTION_RECIPIENTS = env.list("BACKUP_ENCRYPTION_RECIPIENTS", default=[])
 BACKUP_DECRYPTION_KEY_FILE = env.str("BACKUP_DECRYPTION_KEY_FILE", default="")
 BACKUP_DECRYPTION_KEY = os.environ.get("BACKUP_DECRYPTION_KEY", "")
-# PostgreSQL: the restore drill loads into a new scratch database, which
-# needs CREATEDB; a role without it names an existing database it owns here
-# (emptied after every drill).
+# PostgreSQL drills need CREATEDB, or a database of the role's to fill and empty.
 RESTORE_TEST_DATABASE = env.str("RESTORE_TEST_DATABASE", default="")
 # zstd level for new backups (1 fast … 19 small); 0 stores them uncompressed.
 BACKUP_COMPRESSION_LEVEL = env.int("BACKUP_COMPRESSION_LEVEL", default=3)
 if BACKUP_STORE_URL.startswith("s3://"):
     _bucket, _, _prefix = BACKUP_STORE_URL[len("s3://") :].partition("/")
+    _s3_timeout = env.int("BACKUP_S3_TIMEOUT", default=10)
     STORAGES["backups"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -311,11 +306,10 @@ if BACKUP_STORE_URL.startswith("s3://"):
             "file_overwrite": False,
             "default_acl": None,
             "querystring_auth": False,
-            # A store that does not answer fails the backup in seconds, with
-            # one line, rather than after minutes of retries.
+            # Seconds, not minutes of retries, before one clear line.
             "client_config": BotoConfig(
-                connect_timeout=env.int("BACKUP_S3_TIMEOUT", default=10),
-                read_timeout=env.int("BACKUP_S3_TIMEOUT", default=10) * 6,
+                connect_timeout=_s3_timeout,
+                read_timeout=_s3_timeout * 6,
                 retries={"max_attempts": 3, "mode": "standard"},
             ),
         },
@@ -330,25 +324,20 @@ else:  # BACKUP_DIR (read when the store is opened), files 0600, dirs 0700
         "BACKEND": "opsconsole.backups.store.DurableFileSystemStorage"
     }
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
-# Manifests are signed with this key (HMAC); unset, one derived from
-# SECRET_KEY. Rotation: the new key here, the old one in the fallbacks until
-# the backups it signed have aged out. Read as is, like SECRET_KEY.
+# Manifests are signed (HMAC) with this key, else one derived from SECRET_KEY;
+# rotation keeps the old key in the fallbacks. Read as is, like SECRET_KEY.
 BACKUP_SIGNING_KEY = os.environ.get("BACKUP_SIGNING_KEY", "")
 BACKUP_SIGNING_KEY_FALLBACKS = [
     key for key in os.environ.get("BACKUP_SIGNING_KEY_FALLBACKS", "").split(",") if key
 ]
-# A newest backup older than this makes /health/full "degraded" (hours).
+# Hours after which the newest backup is stale; minutes a schedule may be late.
 BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26)
-# A schedule due for longer than this shows as overdue (worker down).
 OPS_SCHEDULE_GRACE_MINUTES = env.int("OPS_SCHEDULE_GRACE_MINUTES", default=60)
-# The opsworker writes its heartbeat, and every running operation renews its
-# run's lease, this often (seconds). Silent for longer than the stale
-# threshold, a worker is reported stale and a run is failed as abandoned.
+# Worker heartbeat and run-lease renewal interval; silent for longer than the
+# stale threshold, a worker is stale and its run failed as abandoned (seconds).
 try:
-    OPS_WORKER_HEARTBEAT_SECONDS = env.float(
-        "OPS_WORKER_HEARTBEAT_SECONDS", default=15.0
-    )
-    OPS_WORKER_STALE_SECONDS = env.float("OPS_WORKER_STALE_SECONDS", default=120.0)
+    OPS_WORKER_HEARTBEAT_SECONDS = env.float("OPS_WORKER_HEARTBEAT_SECONDS", default=15)
+    OPS_WORKER_STALE_SECONDS = env.float("OPS_WORKER_STALE_SECONDS", default=120)
 except ValueError as exc:
     raise ImproperlyConfigured(f"OPS_WORKER_*_SECONDS: {exc}") from None
 if not 0 < 2 * OPS_WORKER_HEARTBEAT_SECONDS < OPS_WORKER_STALE_SECONDS:

@@ -111,8 +111,9 @@ def _drill(server, env, store_objects=None):
             message=f"/{code} redirecting again",
         )
     ready = wait_for(
-        lambda: (answer := http_request(f"{server.url}/health/ready"))[0] == 200
-        and answer,
+        lambda: (
+            (answer := http_request(f"{server.url}/health/ready"))[0] == 200 and answer
+        ),
         timeout=30,
         interval=0.1,
         message="/health/ready 200",
