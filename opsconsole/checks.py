@@ -14,23 +14,32 @@ WORLD = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 @register("opsconsole")
 def check_backup_dir(app_configs, **kwargs):
-    path = Path(settings.BACKUP_DIR)
+    # BACKUP_DIR is the store only without BACKUP_STORE_URL; every backup
+    # and restore passes through the staging directory.
+    names = ["BACKUP_STAGING_DIR"] + (
+        [] if settings.BACKUP_STORE_URL else ["BACKUP_DIR"]
+    )
+    return [error for name in names for error in _writable_directory(name)]
+
+
+def _writable_directory(name):
+    path = Path(getattr(settings, name))
     if not path.exists():
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             return [
                 Error(
-                    f"BACKUP_DIR {path} does not exist and cannot be created: "
+                    f"{name} {path} does not exist and cannot be created: "
                     f"{exc.strerror}.",
-                    hint="Create it or point BACKUP_DIR at a writable directory.",
+                    hint=f"Create it or point {name} at a writable directory.",
                     id="opsconsole.E001",
                 )
             ]
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         return [
             Error(
-                f"BACKUP_DIR {path} is not a writable directory.",
+                f"{name} {path} is not a writable directory.",
                 hint="Fix its permissions for the user that runs TinyLink.",
                 id="opsconsole.E001",
             )

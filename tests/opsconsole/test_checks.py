@@ -110,6 +110,14 @@ def test_a_missing_backup_dir_is_created_rather_than_reported(settings, tmp_path
     assert settings.BACKUP_DIR.is_dir()
 
 
+def test_with_a_bucket_for_a_store_only_the_staging_dir_is_checked(settings, tmp_path):
+    settings.BACKUP_DIR = Path("/proc/tinylink-backups")
+    settings.BACKUP_STORE_URL = "s3://bucket/backups"
+    assert check_ids() == []
+    settings.BACKUP_STAGING_DIR = Path("/proc/tinylink-staging")
+    assert check_ids() == ["opsconsole.E001"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any directory")
 def test_a_read_only_backup_dir_is_an_error(settings, tmp_path):
     path = tmp_path / "backups"
