@@ -86,3 +86,29 @@ class GunicornLogger(GunicornBaseLogger):
 
 def monotonic_ms(start):
     return round((time.perf_counter() - start) * 1000, 2)
+
+
+def logging_config(*, level, fmt):
+    """Django's LOGGING: one stream of lines on stdout, JSON or text."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "opsconsole.logging.JsonFormatter"},
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": fmt,
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # The request middleware logs every request once, with its id;
+            # Django's own 4xx warnings would repeat them.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+        },
+    }
