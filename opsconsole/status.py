@@ -65,8 +65,10 @@ class Backup:
             path=stored.location,
             created_at=created_at,
             size=(manifest.get("artifact") or {}).get("size") or 0,
-            verified=integrity.get("ok") is True,
-            problems=list(integrity.get("problems") or []),
+            # A manifest this installation did not sign proves nothing.
+            verified=integrity.get("ok") is True and stored.signed,
+            problems=list(integrity.get("problems") or [])
+            or ([] if stored.signed else ["its manifest is not signed here"]),
             drill=stored.drill,
         )
 

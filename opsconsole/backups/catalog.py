@@ -52,6 +52,16 @@ class StoredBackup:
     def integrity_ok(self):
         return self.manifest.get("integrity", {"ok": True}).get("ok", False)
 
+    @cached_property
+    def signed(self):
+        """Signed by a key of this installation (a forged or foreign manifest
+        is not: it must not make the backups look fresh)."""
+        try:
+            check_signature(self.manifest, self.name)
+        except OpsError:
+            return False
+        return True
+
     @property
     def location(self):
         """Where it is, for people: a path, or s3://bucket/prefix/name."""

@@ -113,16 +113,19 @@ def restore_backup(
             replaced = _keep_current_data(engine, alias, progress)
             engine.load(verified.path, progress=progress)
             connections[alias].close()
-            _rewrite_history(alias, verified.backup, replaced)
             fixed = engine.fix_sequences()
             # The load committed as one transaction (pg_restore
             # --single-transaction / the backup API), so the data is the
             # backup's. The app keeps serving meanwhile: a request may already
             # have written, so differences are reported for the operator, not
-            # treated as failure.
+            # treated as failure. Counted before this restore writes its own
+            # run rows, and before migrations change the schema.
             counts = engine.table_row_counts(manifest["row_counts"])
             mismatches = compare_counts(manifest["row_counts"], counts)
             applied = _apply_pending_migrations(alias) if apply_migrations else []
+            # After the migrations: an older backup's run table may lack
+            # columns the code writes.
+            _rewrite_history(alias, verified.backup, replaced)
     return RestoreResult(
         name=verified.backup.name,
         location=verified.backup.location,

@@ -319,3 +319,20 @@ def test_facts_warn_about_overdue_schedules_and_failed_checks(db, settings, back
 
 
 # --- The worker, the queue and the database ---------------------------------------
+
+
+def test_a_manifest_this_installation_did_not_sign_makes_no_backup_fresh(
+    db, backup_dir
+):
+    # Anyone who can write to the store could otherwise silence the
+    # "backup too old" alert with a hand-made manifest dated now.
+    old = write_backup(backup_dir, hours_ago=40)
+    forged = write_backup(backup_dir, hours_ago=0)
+    manifest = json.loads(Path(f"{forged}.manifest.json").read_text())
+    manifest["signature"] = "0" * 64
+    Path(f"{forged}.manifest.json").write_text(json.dumps(manifest))
+
+    facts = status.gather_facts()
+
+    assert facts.newest_backup.path == str(old)
+    assert facts.backup_state == "stale"
