@@ -47,6 +47,15 @@ def _not_exhausted():
     return Q(max_clicks__isnull=True) | Q(click_count__lt=F("max_clicks"))
 
 
+def grants_every_link(user, action):
+    # Other users' links need Django's model permission (a superuser has them
+    # all); the staff flag only opens the admin. Change implies view, as in
+    # the admin.
+    return user.has_perm(f"links.{action}_link") or (
+        action == "view" and user.has_perm("links.change_link")
+    )
+
+
 class LinkQuerySet(models.QuerySet):
     # The states partition the links: each link is in exactly one of them,
     # with inactive before expired before exhausted (as Link.state_at orders).
@@ -82,6 +91,24 @@ class LinkQuerySet(models.QuerySet):
 
     def owned_by(self, user):
         return self.filter(owner=user)
+
+    # Whose links a user reaches, decided here for the API, the web UI and
+    # the admin alike (Link.permits decides it for one link in hand).
+    def visible_to(self, user):
+        return self._permitted(user, "view")
+
+    def editable_by(self, user):
+        return self._permitted(user, "change")
+
+    def deletable_by(self, user):
+        return self._permitted(user, "delete")
+
+    def _permitted(self, user, action):
+        if not user.is_authenticated:
+            return self.none()
+        if grants_every_link(user, action):
+            return self
+        return self.owned_by(user)
 
     # Bulk changes (admin actions) bypass save(); they count as updates here.
     def set_active(self, active, now=None):
@@ -252,6 +279,13 @@ class Link(models.Model):
         result = super().delete(*args, **kwargs)
         LINKS_DELETED.inc()
         return result
+
+    def permits(self, user, action):
+        """May `user` "view", "change" or "delete" this link? The rule of
+        LinkQuerySet.visible_to and its siblings, without a query."""
+        return user.is_authenticated and (
+            self.owner_id == user.pk or grants_every_link(user, action)
+        )
 
     def state_at(self, now):
         if not self.is_active:
