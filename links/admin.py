@@ -310,7 +310,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A token's user never changes: a key its holder knows, moved to
+        # another user, would act as that user. Only a superuser issues
+        # tokens for someone else; anyone else's new tokens are their own.
+        if obj is None and request.user.is_superuser:
+            return self.readonly_fields
+        return ["user", *self.readonly_fields]
+
     def save_model(self, request, obj, form, change):
+        if not change and "user" not in form.base_fields:
+            obj.user = request.user
         if not change:
             # The key exists only in this response; the database keeps its hash.
             key = new_key()
@@ -329,7 +339,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/links/apitoken/created.html", context)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(
             revoked_at=timezone.now()
