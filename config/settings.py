@@ -178,6 +178,10 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+# A new password, or a deactivation, revokes the user's API tokens.
+API_TOKENS_REVOKE_ON_PASSWORD_CHANGE = env.bool(
+    "API_TOKENS_REVOKE_ON_PASSWORD_CHANGE", default=True
+)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/links/"
 LOGOUT_REDIRECT_URL = "/"
