@@ -352,7 +352,7 @@ if not 0 < 2 * OPS_WORKER_HEARTBEAT_SECONDS < OPS_WORKER_STALE_SECONDS:
         "OPS_WORKER_HEARTBEAT_SECONDS, which must be more than 0: one late "
         "heartbeat must not make a live worker look dead."
     )
-# /metrics: these networks, or anyone with "Authorization: Bearer $METRICS_TOKEN".
+# /metrics, /health/full: these networks, or "Authorization: Bearer $METRICS_TOKEN".
 try:
     METRICS_ALLOWED_NETWORKS = [
         ipaddress.ip_network(net, strict=False)
