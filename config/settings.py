@@ -266,6 +266,8 @@ REST_FRAMEWORK = {
     # negotiation.
     "URL_FORMAT_OVERRIDE": None,
 }
+# /api/docs and /api/schema for anyone; off: staff only. Public only in DEBUG.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TinyLink API",
     "DESCRIPTION": (

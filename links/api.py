@@ -68,6 +68,15 @@ class LinkAccess(permissions.BasePermission):
         )
 
 
+class ApiDocsAccess(permissions.BasePermission):
+    """/api/docs and /api/schema: anyone with API_DOCS_PUBLIC, else staff (a
+    public map of every endpoint and field helps an attacker more than a
+    client that has the README)."""
+
+    def has_permission(self, request, view):
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_staff)
+
+
 def _positive_int(request, name, default, low, high):
     raw = request.query_params.get(name)
     if raw is None or raw == "":
