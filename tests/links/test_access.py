@@ -259,3 +259,13 @@ def test_view_permission_shows_another_users_link_read_only_in_the_admin(
     assert client.post(url, add_form_data(target_url=PHISHING)).status_code == 403
     theirs.refresh_from_db()
     assert theirs.target_url == ORIGINAL
+
+
+def test_the_owner_filter_names_no_one_to_staff_who_see_only_their_own_links(
+    staff, theirs, client
+):
+    client.force_login(staff)
+    response = client.get(f"{CHANGELIST}?owner={theirs.owner.pk}")
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    assert theirs.owner.username not in response.content.decode()
