@@ -48,9 +48,9 @@ def _not_exhausted():
 
 
 def grants_every_link(user, action):
-    # Other users' links need Django's model permission (a superuser has them
-    # all); the staff flag only opens the admin. Change implies view, as in
-    # the admin.
+    """May `user` "view", "change" or "delete" every user's links? Only with
+    Django's model permission (a superuser has them all); the staff flag only
+    opens the admin. Change implies view, as in the admin."""
     return user.has_perm(f"links.{action}_link") or (
         action == "view" and user.has_perm("links.change_link")
     )
