@@ -178,6 +178,10 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+# A new password, or a deactivation, revokes the user's API tokens.
+API_TOKENS_REVOKE_ON_PASSWORD_CHANGE = env.bool(
+    "API_TOKENS_REVOKE_ON_PASSWORD_CHANGE", default=True
+)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/links/"
 LOGOUT_REDIRECT_URL = "/"
@@ -262,6 +266,8 @@ REST_FRAMEWORK = {
     # negotiation.
     "URL_FORMAT_OVERRIDE": None,
 }
+# /api/docs and /api/schema for anyone; off: staff only. Public only in DEBUG.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TinyLink API",
     "DESCRIPTION": (
@@ -348,7 +354,7 @@ if not 0 < 2 * OPS_WORKER_HEARTBEAT_SECONDS < OPS_WORKER_STALE_SECONDS:
         "OPS_WORKER_HEARTBEAT_SECONDS, which must be more than 0: one late "
         "heartbeat must not make a live worker look dead."
     )
-# /metrics: these networks, or anyone with "Authorization: Bearer $METRICS_TOKEN".
+# /metrics, /health/full: these networks, or "Authorization: Bearer $METRICS_TOKEN".
 try:
     METRICS_ALLOWED_NETWORKS = [
         ipaddress.ip_network(net, strict=False)

@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from config import handlers
 from links import pages
-from links.api import LinkViewSet
+from links.api import ApiDocsAccess, LinkViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -21,9 +21,17 @@ api_router = OptionalSlashRouter()
 api_router.register("links", LinkViewSet, basename="link")
 
 api_patterns = [
-    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(
-        r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"
+        r"^schema/?$",
+        SpectacularAPIView.as_view(permission_classes=[ApiDocsAccess]),
+        name="schema",
+    ),
+    re_path(
+        r"^docs/?$",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", permission_classes=[ApiDocsAccess]
+        ),
+        name="docs",
     ),
     *api_router.urls,
 ]

@@ -18,7 +18,7 @@ from links.admin_changelist import (
 from links.auth import KEY_PREFIX, hash_key, new_key
 from links.charts import clicks_chart_svg
 from links.exports import csv_download
-from links.models import ApiToken, Link
+from links.models import ApiToken, Link, grants_every_link
 from links.targets import validate_target_url
 
 TARGET_DISPLAY_CHARS = 60
@@ -102,6 +102,25 @@ class LinkAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return LinkChangeList
 
+    # Staff without link permissions manage their own links here, as in the
+    # web UI; other users' links follow the model permissions, decided by
+    # LinkQuerySet.visible_to and Link.permits (the admin site itself admits
+    # only active staff). Add keeps Django's add permission.
+    def has_module_permission(self, request):
+        return True
+
+    def has_view_permission(self, request, obj=None):
+        return obj is None or obj.permits(request.user, "view")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or obj.permits(request.user, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or obj.permits(request.user, "delete")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
     def get_ordering(self, request):
         # A sorted column is the whole ORDER BY, with the primary key for
         # ties (LinkChangeList). Django would put the default -created_at
@@ -121,10 +140,18 @@ class LinkAdmin(admin.ModelAdmin):
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
+        # Only who may change every link hands links to another owner;
+        # anyone else's links stay their own (save_model).
+        owner = [] if grants_every_link(request.user, "change") else ["owner"]
         if obj is None:
-            return []
+            return owner
         # Printed links and QR codes carry the code: it never changes.
-        return ["short_code", *STATS_FIELDS]
+        return ["short_code", *owner, *STATS_FIELDS]
+
+    def save_model(self, request, obj, form, change):
+        if not change and "owner" not in form.base_fields:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(
@@ -206,6 +233,8 @@ class LinkAdmin(admin.ModelAdmin):
         description=django_delete_selected.short_description, permissions=["delete"]
     )
     def delete_selected(self, request, queryset):
+        # The selection may hold links the user may only look at.
+        queryset = queryset.deletable_by(request.user)
         # Counting at most one past the limit stays cheap for any selection.
         if queryset[: BULK_DELETE_LIMIT + 1].count() > BULK_DELETE_LIMIT:
             self.message_user(
@@ -219,16 +248,16 @@ class LinkAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected links", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = queryset.set_active(False)
+        count = queryset.editable_by(request.user).set_active(False)
         self.message_user(request, f"Deactivated {count} link(s).", messages.SUCCESS)
 
     @admin.action(description="Activate selected links", permissions=["change"])
     def activate(self, request, queryset):
-        count = queryset.set_active(True)
+        count = queryset.editable_by(request.user).set_active(True)
         self.message_user(request, f"Activated {count} link(s).", messages.SUCCESS)
 
     def _extend_expiry(self, request, queryset, days):
-        count = queryset.extend_expiry(days)
+        count = queryset.editable_by(request.user).extend_expiry(days)
         self.message_user(
             request,
             f"Extended the expiry of {count} link(s) by {days} days; links "
@@ -281,7 +310,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A token's user never changes: a key its holder knows, moved to
+        # another user, would act as that user. Only a superuser issues
+        # tokens for someone else; anyone else's new tokens are their own.
+        if obj is None and request.user.is_superuser:
+            return self.readonly_fields
+        return ["user", *self.readonly_fields]
+
     def save_model(self, request, obj, form, change):
+        if not change and "user" not in form.base_fields:
+            obj.user = request.user
         if not change:
             # The key exists only in this response; the database keeps its hash.
             key = new_key()
@@ -300,9 +339,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/links/apitoken/created.html", context)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        count = queryset.revoke()
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from links.models import LinkState
+from links.models import LinkState, grants_every_link
 
 # Below this many rows an exact count is cheap everywhere, and small
 # databases (tests, fresh installs) see exact numbers.
@@ -85,8 +85,12 @@ class OwnerFilter(admin.SimpleListFilter):
         choices = [("mine", "Mine"), ("any", "Has an owner"), ("none", "No owner")]
         user_id = self._user_id()
         if user_id is not None:
-            # Only the selected owner is looked up, to show their name.
-            user = get_user_model().objects.filter(pk=user_id).first()
+            # Only the selected owner is looked up, to show their name; not
+            # for staff who see only their own links, who would otherwise
+            # read every user name by trying ids.
+            user = None
+            if grants_every_link(request.user, "view"):
+                user = get_user_model().objects.filter(pk=user_id).first()
             choices.append((str(user_id), str(user) if user else f"#{user_id}"))
         return choices
 

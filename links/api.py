@@ -68,6 +68,15 @@ class LinkAccess(permissions.BasePermission):
         )
 
 
+class ApiDocsAccess(permissions.BasePermission):
+    """/api/docs and /api/schema: anyone with API_DOCS_PUBLIC, else staff (a
+    public map of every endpoint and field helps an attacker more than a
+    client that has the README)."""
+
+    def has_permission(self, request, view):
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_staff)
+
+
 def _positive_int(request, name, default, low, high):
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -98,13 +107,14 @@ class LinkViewSet(
     lookup_value_regex = r"[A-Za-z0-9_-]{1,64}"
 
     def get_queryset(self):
-        links = Link.objects.all()
+        # A link the user may not act on is simply not found: no 403 that
+        # would confirm that its code exists.
         user = self.request.user
-        if not user.is_staff:
-            # Another user's link is simply not found: no 403 that would
-            # confirm it exists.
-            links = links.owned_by(user)
-        return links
+        if self.action in ("update", "partial_update"):
+            return Link.objects.editable_by(user)
+        if self.action == "destroy":
+            return Link.objects.deletable_by(user)
+        return Link.objects.visible_to(user)
 
     def filter_queryset(self, queryset):
         params = self.request.query_params

@@ -8,7 +8,16 @@ class LinksConfig(AppConfig):
     verbose_name = "Links"
 
     def ready(self):
+        from django.db.models.signals import pre_save
+
         from links.ratelimit import parse_rate
+        from links.tokens import revoke_on_credential_change
+
+        pre_save.connect(
+            revoke_on_credential_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="links.tokens.revoke_on_credential_change",
+        )
 
         # A typo in a rate must stop start-up, not surface on the first request.
         parse_rate(settings.RATE_LIMIT_WRITES)

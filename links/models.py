@@ -11,6 +11,10 @@ from links.codes import MAX_LENGTH, generate_code, validate_short_code
 from links.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from links.targets import MAX_TARGET_LENGTH, validate_target_url
 
+# Defined in their own module; imported here, where Django and the rest of the
+# code look for the app's models.
+from links.tokens import ApiToken, ApiTokenQuerySet  # noqa: F401
+
 # Attempts at a fresh random code before giving up. With 62**7 codes a second
 # attempt is already rare; eight failures in a row mean something else is wrong.
 GENERATE_ATTEMPTS = 8
@@ -41,6 +45,15 @@ def _not_expired(now):
 
 def _not_exhausted():
     return Q(max_clicks__isnull=True) | Q(click_count__lt=F("max_clicks"))
+
+
+def grants_every_link(user, action):
+    """May `user` "view", "change" or "delete" every user's links? Only with
+    Django's model permission (a superuser has them all); the staff flag only
+    opens the admin. Change implies view, as in the admin."""
+    return user.has_perm(f"links.{action}_link") or (
+        action == "view" and user.has_perm("links.change_link")
+    )
 
 
 class LinkQuerySet(models.QuerySet):
@@ -78,6 +91,24 @@ class LinkQuerySet(models.QuerySet):
 
     def owned_by(self, user):
         return self.filter(owner=user)
+
+    # Whose links a user reaches, decided here for the API, the web UI and
+    # the admin alike (Link.permits decides it for one link in hand).
+    def visible_to(self, user):
+        return self._permitted(user, "view")
+
+    def editable_by(self, user):
+        return self._permitted(user, "change")
+
+    def deletable_by(self, user):
+        return self._permitted(user, "delete")
+
+    def _permitted(self, user, action):
+        if not user.is_authenticated:
+            return self.none()
+        if grants_every_link(user, action):
+            return self
+        return self.owned_by(user)
 
     # Bulk changes (admin actions) bypass save(); they count as updates here.
     def set_active(self, active, now=None):
@@ -249,6 +280,13 @@ class Link(models.Model):
         LINKS_DELETED.inc()
         return result
 
+    def permits(self, user, action):
+        """May `user` "view", "change" or "delete" this link? The rule of
+        LinkQuerySet.visible_to and its siblings, without a query."""
+        return user.is_authenticated and (
+            self.owner_id == user.pk or grants_every_link(user, action)
+        )
+
     def state_at(self, now):
         if not self.is_active:
             return LinkState.INACTIVE
@@ -343,37 +381,3 @@ class LinkDailyClicks(models.Model):
 
     def __str__(self):
         return f"{self.link_id} {self.day}: {self.clicks}"
-
-
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self, now=None):
-        now = now or timezone.now()
-        return self.filter(
-            Q(revoked_at__isnull=True),
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-        )
-
-
-class ApiToken(models.Model):
-    """An API key, stored only as its SHA-256: a leaked database or backup
-    grants no API access. Keys are 256 random bits, so an unsalted fast hash
-    is enough (there is nothing to brute-force), and it keeps lookups indexed."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100, blank=True)
-    key_prefix = models.CharField(max_length=12, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "API token"
-
-    def __str__(self):
-        return f"{self.key_prefix}… ({self.user})"

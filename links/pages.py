@@ -24,13 +24,9 @@ def home(request):
     return render(request, "home.html", {"first_run": first_run})
 
 
-def _visible_links(user):
-    links = Link.objects.all()
-    return links if user.is_staff else links.owned_by(user)
-
-
-def _owned_link(request, code):
-    return get_object_or_404(_visible_links(request.user), short_code=code)
+def _link_or_404(links, code):
+    # Not found, rather than forbidden: another user's code is not confirmed.
+    return get_object_or_404(links, short_code=code)
 
 
 @login_required
@@ -68,7 +64,7 @@ def link_list(request):
 
 @login_required
 def link_detail(request, code):
-    link = _owned_link(request, code)
+    link = _link_or_404(Link.objects.visible_to(request.user), code)
     days = request.GET.get("days", "30")
     days = int(days) if days.isdigit() and int(days) in CHART_DAYS else 30
     series = link.clicks_by_day(days=days, today=timezone.now().date())
@@ -80,6 +76,8 @@ def link_detail(request, code):
         "day_choices": CHART_DAYS,
         "chart": clicks_chart_svg(series, title=f"Clicks per day, last {days} days"),
         "period_clicks": sum(clicks for _, clicks in series),
+        "can_change": link.permits(request.user, "change"),
+        "can_delete": link.permits(request.user, "delete"),
     }
     return render(request, "links/detail.html", context)
 
@@ -87,7 +85,7 @@ def link_detail(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def link_edit(request, code):
-    link = _owned_link(request, code)
+    link = _link_or_404(Link.objects.editable_by(request.user), code)
     if request.method == "POST":
         form = LinkEditForm(request.POST, request_host=request.get_host())
         if form.is_valid():
@@ -109,7 +107,7 @@ def link_edit(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def link_delete(request, code):
-    link = _owned_link(request, code)
+    link = _link_or_404(Link.objects.deletable_by(request.user), code)
     if request.method == "POST":
         link.delete()
         messages.success(request, f"Deleted {code}.")

@@ -1,6 +1,8 @@
 """Health probes. None of them writes; /health and /health/live never touch the
 database, so an orchestrator does not restart a healthy process when only the
-database is down."""
+database is down. /health, /health/live and /health/ready answer anyone (an
+orchestrator probes by pod IP); /health/full tells version, commit, backups
+and worker, so it answers only whoever may read /metrics."""
 
 import logging
 import time
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_safe
 
 from opsconsole import status, version
 from opsconsole.engines import engine_for
+from opsconsole.monitoring import monitoring_allowed, monitoring_refused
 
 logger = logging.getLogger("tinylink.health")
 _migrations = {"checked_at": None, "pending": None}
@@ -128,6 +131,12 @@ def _schedules(facts):
 @never_cache
 @require_safe
 def full(request):
+    if not monitoring_allowed(request):
+        return monitoring_refused(
+            request,
+            "The full health report is only served to allowed networks or with "
+            "the metrics token.",
+        )
     checks = {"database": check_database(), "cache": check_cache()}
     database = checks["database"] == "ok"
     checks["migrations"] = check_migrations() if database else "unknown"

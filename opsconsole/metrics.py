@@ -6,11 +6,8 @@ prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set and
 emptied by deploy/gunicorn.conf.py) and summed at scrape time.
 """
 
-import hmac
-import ipaddress
 import os
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import (
@@ -21,25 +18,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from links.clientip import client_ip
-from links.errors import error_response
+from opsconsole.monitoring import monitoring_allowed, monitoring_refused
 from opsconsole.opsmetrics import OperationsCollector
-
-
-def _allowed(request):
-    token = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if (
-        token
-        and header.startswith("Bearer ")
-        and hmac.compare_digest(header[7:].encode(), token.encode())
-    ):
-        return True
-    try:
-        address = ipaddress.ip_address(client_ip(request))
-    except ValueError:
-        return False
-    return any(address in network for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
 def _app_registry():
@@ -60,11 +40,9 @@ def _operations_registry():
 
 @never_cache
 def metrics_view(request):
-    if not _allowed(request):
-        return error_response(
+    if not monitoring_allowed(request):
+        return monitoring_refused(
             request,
-            403,
-            "permission_denied",
             "Metrics are only served to allowed networks or with the metrics token.",
         )
     body = generate_latest(_app_registry()) + generate_latest(_operations_registry())

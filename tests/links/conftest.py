@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -52,7 +53,12 @@ def api(user):
 
 @pytest.fixture
 def staff_api(db):
+    """Staff with the model permissions to see and change every link (the
+    staff flag alone grants only their own: tests/links/test_access.py)."""
     staff = get_user_model().objects.create_user("root", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_link", "change_link"])
+    )
     _, key = issue_token(staff)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

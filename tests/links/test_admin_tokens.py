@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from links.auth import hash_key, issue_token
 from links.models import ApiToken
@@ -51,3 +52,62 @@ def test_admin_token_list_shows_creation_and_last_use(admin_client_, user):
     assert b"deploy-bot" in page.content
     assert b"Last used at" in page.content
     assert b"Created at" in page.content
+
+
+def staff_with_token_perms(client, *codenames):
+    clerk = get_user_model().objects.create_user(
+        "clerk", password="pw-clerk-1", is_staff=True
+    )
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="links", codename__in=codenames
+        )
+    )
+    client.force_login(clerk)
+    return clerk
+
+
+def test_staff_with_add_permission_creates_tokens_only_for_themselves(db, client):
+    admin = get_user_model().objects.create_superuser("admin", password="pw-12345-x")
+    clerk = staff_with_token_perms(client, "add_apitoken")
+    form = client.get("/admin/links/apitoken/add/")
+    assert form.status_code == 200
+    assert b'name="user"' not in form.content
+    response = client.post(
+        "/admin/links/apitoken/add/",
+        {"user": admin.pk, "name": "mine", "expires_at_0": "", "expires_at_1": ""},
+    )
+    assert response.status_code == 200, response.content
+    key = re.search(rb'value="(tl_[^"]+)"', response.content).group(1).decode()
+    assert ApiToken.objects.get().user == clerk
+    assert not admin.api_tokens.exists()
+    # The key the clerk saw acts as the clerk, never as the admin.
+    assert (
+        client.get("/api/links", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    )
+    assert ApiToken.objects.get(key_hash=hash_key(key)).user == clerk
+
+
+def test_a_tokens_user_cannot_be_changed_in_the_admin(db, client):
+    admin = get_user_model().objects.create_superuser("admin", password="pw-12345-x")
+    clerk = staff_with_token_perms(client, "view_apitoken", "change_apitoken")
+    # A token whose key the clerk knows, moved to the admin, would act as the
+    # admin.
+    token, _ = issue_token(clerk)
+    response = client.post(
+        f"/admin/links/apitoken/{token.pk}/change/",
+        {"user": admin.pk, "name": "renamed", "expires_at_0": "", "expires_at_1": ""},
+    )
+    assert response.status_code == 302, response.content
+    token.refresh_from_db()
+    assert (token.user, token.name) == (clerk, "renamed")
+
+
+def test_revoking_needs_the_change_permission(db, client, user):
+    staff_with_token_perms(client, "view_apitoken")
+    token, _ = issue_token(user)
+    client.post(
+        "/admin/links/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is None

@@ -48,7 +48,9 @@ def test_another_users_link_is_404_not_403(api, other_user, method, path):
     assert Link.objects.get(short_code="theirs").target_url.endswith("/theirs")
 
 
-def test_staff_see_and_change_every_link(staff_api, user, other_user):
+def test_staff_with_link_permissions_see_and_change_every_link(
+    staff_api, user, other_user
+):
     make("a", user)
     make("b", other_user)
     codes = {r["short_code"] for r in staff_api.get("/api/links").json()["results"]}
