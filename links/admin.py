@@ -46,8 +46,8 @@ class LinkAdminForm(forms.ModelForm):
 
     def clean_target_url(self):
         # The same rules as the model's validator (which runs afterwards
-        # without a host), plus the redirect-loop check against this host
-        # when PUBLIC_BASE_URL is unset.
+        # without a host), plus the host the admin was reached on: with
+        # ALLOWED_HOSTS = "*" no setting names it.
         return validate_target_url(
             self.cleaned_data["target_url"], request_host=self.request_host
         )

@@ -1,5 +1,9 @@
-"""The one set of rules for link targets, used by the model, API, forms and admin."""
+"""The one set of rules for link targets, used by the model, API, forms, admin
+and imports, and by the redirect itself (links.views.follow)."""
 
+import ipaddress
+import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -7,45 +11,125 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 MAX_TARGET_LENGTH = 2048
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _url_validator = URLValidator(schemes=["http", "https"])
+# Loopback and "this host" (0.0.0.0/8 reaches the local machine on Linux): a
+# redirect there sends the visitor to this server or to their own machine.
+_LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128")
+)
+# A WHATWG URL host whose last label is a number is an IPv4 address, each
+# part decimal, 0x-hex or 0-octal: 2130706433, 0x7f.1 and 127.1 all mean
+# 127.0.0.1 to a browser.
+_NUMBER = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
 
 
-def _split_host(netloc_or_url):
-    """(hostname, port or None) of 'host[:port]' or of an absolute URL."""
+def _ipv4_number(part):
+    if part.startswith("0x"):
+        return int(part[2:] or "0", 16)
+    if part.startswith("0") and len(part) > 1:
+        return int(part[1:], 8)
+    return int(part)
+
+
+def _browser_ipv4(host):
+    """The IPv4 address a browser reads in `host`, or None for a name."""
+    parts = host.split(".")
+    if len(parts) > 4 or not all(_NUMBER.fullmatch(part) for part in parts):
+        return None
+    *leading, last = [_ipv4_number(part) for part in parts]
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for position, number in enumerate(leading):
+        value += number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def _host_key(host):
+    """One spelling per host: lower case without the trailing dot, and IP
+    addresses in their canonical form (brackets off)."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    address = _browser_ipv4(host)
+    return str(address) if address is not None else host
+
+
+def _is_local(host_key):
+    if host_key == "localhost" or host_key.endswith(".localhost"):
+        return True  # RFC 6761: every *.localhost name is loopback
+    try:
+        address = ipaddress.ip_address(host_key)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in _LOCAL_NETWORKS)
+
+
+def _hostname(netloc_or_url):
     if "//" not in netloc_or_url:
         netloc_or_url = "//" + netloc_or_url
-    parts = urlsplit(netloc_or_url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return (parts.hostname or "").rstrip(".").lower(), port
+    return urlsplit(netloc_or_url).hostname or ""
 
 
-def own_hosts(request_host=None):
-    """The host[:port] values that are this shortener: PUBLIC_BASE_URL and,
-    when a request is at hand, the host it was addressed to."""
-    hosts = []
-    if settings.PUBLIC_BASE_URL:
-        hosts.append(_split_host(settings.PUBLIC_BASE_URL))
-    if request_host:
-        hosts.append(_split_host(request_host))
-    return [h for h in hosts if h[0]]
+def _pattern(name):
+    """A host key, with Django's leading dot kept: '.example.com' is that
+    name and every subdomain of it."""
+    wildcard = name.startswith(".")
+    key = _host_key(name.removeprefix("."))
+    return ("." + key if wildcard else key) if key else None
 
 
-def _is_own_host(scheme, hostname, port, hosts):
-    target_port = port or _DEFAULT_PORTS[scheme]
-    for own_name, own_port in hosts:
-        if hostname != own_name:
-            continue
-        # A shortener on the default port answers both http and https there
-        # (one usually redirects to the other), so both count as a loop.
-        if own_port is None and target_port in (80, 443):
-            return True
-        if own_port == target_port:
+@lru_cache(maxsize=16)
+def _configured_patterns(allowed_hosts, public_base_url):
+    # "*" names no host: then only the request's own host stands for it.
+    names = [name for name in allowed_hosts if name != "*"]
+    if public_base_url:
+        names.append(_hostname(public_base_url))
+    return frozenset(filter(None, map(_pattern, names)))
+
+
+def _matches(host_key, patterns):
+    for pattern in patterns:
+        if pattern.startswith("."):
+            if host_key == pattern[1:] or host_key.endswith(pattern):
+                return True
+        elif host_key == pattern:
             return True
     return False
+
+
+def _refusal(host, request_host):
+    """'loopback', 'redirect_loop' or None for the host of a target URL.
+
+    Whatever the port: a name this server answers to is this server."""
+    key = _host_key(host)
+    if _is_local(key):
+        return "loopback"
+    patterns = _configured_patterns(
+        tuple(settings.ALLOWED_HOSTS), settings.PUBLIC_BASE_URL
+    )
+    if _matches(key, patterns) or (
+        request_host and key == _host_key(_hostname(request_host))
+    ):
+        return "redirect_loop"
+    return None
+
+
+def points_at_this_service(url, request_host=None):
+    """True when a redirect to `url` would send the visitor back to this
+    server (one of its names) or to a loopback or unspecified address."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return bool(host) and _refusal(host, request_host) is not None
 
 
 def validate_target_url(value, *, request_host=None):
@@ -86,14 +170,21 @@ def validate_target_url(value, *, request_host=None):
         )
     try:
         _url_validator(value)
-        port = parts.port
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except (ValidationError, ValueError):
         raise ValidationError(
             "Enter a complete URL with a valid host, like https://example.com/page.",
             code="invalid",
         ) from None
-    hostname = (parts.hostname or "").rstrip(".").lower()
-    if _is_own_host(scheme, hostname, port, own_hosts(request_host)):
+    refusal = _refusal(parts.hostname or "", request_host)
+    if refusal == "loopback":
+        raise ValidationError(
+            "The URL points at a loopback or unspecified address (localhost, "
+            "127.0.0.0/8, ::1, 0.0.0.0, ::): that is this server or the "
+            "visitor's own machine, never a page to share.",
+            code="loopback",
+        )
+    if refusal == "redirect_loop":
         raise ValidationError(
             "The URL points at this shortener itself, which would make a "
             "redirect loop.",
