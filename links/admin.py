@@ -112,8 +112,11 @@ class LinkAdmin(admin.ModelAdmin):
         return super().get_ordering(request)
 
     def get_fieldsets(self, request, obj=None):
+        # Beside the target: its host in Unicode, and whether it mixes scripts.
+        idn = ["international_host"] if obj is not None and obj.target_host else []
+        first = ["short_code", "target_url", *idn, "owner", "is_active"]
         fieldsets = [
-            (None, {"fields": ["short_code", "target_url", "owner", "is_active"]}),
+            (None, {"fields": first}),
             ("Limits", {"fields": ["expires_at", "max_clicks"]}),
         ]
         if obj is not None:
@@ -124,7 +127,7 @@ class LinkAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         # Printed links and QR codes carry the code: it never changes.
-        return ["short_code", *STATS_FIELDS]
+        return ["short_code", "international_host", *STATS_FIELDS]
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(
@@ -155,9 +158,22 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="target")
     def target(self, obj):
         return format_html(
-            '<span title="{}">{}</span>',
+            '<span title="{}">{}</span>{}',
             obj.target_url,
             Truncator(obj.target_url).chars(TARGET_DISPLAY_CHARS),
+            self.international_host(obj),
+        )
+
+    @admin.display(description="host in Unicode")
+    def international_host(self, obj):
+        host = obj.target_host
+        if host is None:
+            return ""
+        warning = host.warning and format_html(
+            '<strong class="tinylink-idn-warning">⚠ {}</strong>', host.warning
+        )
+        return format_html(
+            ' <span class="tinylink-idn">({})</span>{}', host.unicode, warning
         )
 
     @admin.display(description="owner")

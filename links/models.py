@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from links.codes import MAX_LENGTH, generate_code, validate_short_code
 from links.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
-from links.targets import MAX_TARGET_LENGTH, validate_target_url
+from links.targets import (
+    MAX_TARGET_LENGTH,
+    ascii_target_url,
+    describe_host,
+    validate_target_url,
+)
 
 # Attempts at a fresh random code before giving up. With 62**7 codes a second
 # attempt is already rare; eight failures in a row mean something else is wrong.
@@ -248,6 +253,19 @@ class Link(models.Model):
         result = super().delete(*args, **kwargs)
         LINKS_DELETED.inc()
         return result
+
+    def clean_fields(self, exclude=None):
+        super().clean_fields(exclude)
+        # The field's validator can only refuse; the form it accepts is kept
+        # here, so an international host is stored as it is followed.
+        if not exclude or "target_url" not in exclude:
+            self.target_url = ascii_target_url(self.target_url)
+
+    @property
+    def target_host(self):
+        """The target's international host (links.targets.TargetHost), or
+        None for a plain ASCII one."""
+        return describe_host(self.target_url)
 
     def state_at(self, now):
         if not self.is_active:

@@ -1,11 +1,21 @@
 """The one set of rules for link targets, used by the model, API, forms, admin
-and imports, and by the redirect itself (links.views.follow)."""
+and imports, and by the redirect itself (links.views.follow).
 
+International host names are stored and followed in their ASCII (punycode)
+form, by IDNA 2008 with UTS 46 mapping (the `idna` package), as browsers and
+registries read them. Python's own "idna" codec is IDNA 2003, which maps "ß"
+to "ss": faß.de would become fass.de, another domain.
+"""
+
+import contextlib
 import ipaddress
 import re
+import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import idna
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -46,9 +56,21 @@ def _browser_ipv4(host):
     return ipaddress.IPv4Address(value)
 
 
+def ascii_host(host):
+    """`host` in IDNA 2008 ASCII form; ValueError if it has none."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _host_key(host):
-    """One spelling per host: lower case without the trailing dot, and IP
-    addresses in their canonical form (brackets off)."""
+    """One spelling per host: ASCII, lower case, without the trailing dot,
+    and IP addresses in their canonical form (brackets off)."""
+    with contextlib.suppress(ValueError):  # a name IDNA refuses is kept as is
+        host = ascii_host(host)
     host = host.strip().lower().rstrip(".")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -135,7 +157,8 @@ def points_at_this_service(url, request_host=None):
 def validate_target_url(value, *, request_host=None):
     """Raise ValidationError unless `value` is a link TinyLink may redirect to.
 
-    Returns the URL stripped of surrounding white space.
+    Returns the URL to store: stripped of surrounding white space, its host
+    in ASCII (punycode).
     """
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("Enter the URL to shorten.", code="required")
@@ -176,7 +199,14 @@ def validate_target_url(value, *, request_host=None):
             "Enter a complete URL with a valid host, like https://example.com/page.",
             code="invalid",
         ) from None
-    refusal = _refusal(parts.hostname or "", request_host)
+    try:
+        value = _with_ascii_host(value, parts)
+    except ValueError as exc:
+        raise ValidationError(
+            f"The host is not a valid international domain name (IDNA 2008): {exc}.",
+            code="invalid_host",
+        ) from None
+    refusal = _refusal(urlsplit(value).hostname or "", request_host)
     if refusal == "loopback":
         raise ValidationError(
             "The URL points at a loopback or unspecified address (localhost, "
@@ -191,3 +221,92 @@ def validate_target_url(value, *, request_host=None):
             code="redirect_loop",
         )
     return value
+
+
+def _with_ascii_host(url, parts):
+    if parts.netloc.isascii():
+        return url
+    # A non-ASCII netloc has no brackets (IPv6) and no user (refused), so
+    # the first colon starts the port; the netloc follows "scheme://".
+    host, colon, port = parts.netloc.partition(":")
+    start = len(parts.scheme) + 3
+    end = start + len(parts.netloc)
+    return url[:start] + ascii_host(host) + colon + port + url[end:]
+
+
+def ascii_target_url(url):
+    """`url` with its host in ASCII, for a URL that passed validation (or
+    was stored before hosts were normalised); unchanged when it cannot be."""
+    if url.isascii():
+        return url
+    try:
+        return _with_ascii_host(url, urlsplit(url))
+    except ValueError:
+        return url
+
+
+# UTS 39's "highly restrictive" level: one script, or Latin with the scripts
+# that East Asian languages write together.
+_SCRIPT_FAMILIES = (
+    frozenset({"Latin", "Han", "Hiragana", "Katakana"}),
+    frozenset({"Latin", "Han", "Bopomofo"}),
+    frozenset({"Latin", "Han", "Hangul"}),
+)
+# Unicode character names start with the script (LATIN SMALL LETTER A,
+# CYRILLIC SMALL LETTER A), except for these.
+_SCRIPT_OF_NAME = {"CJK": "Han", "IDEOGRAPHIC": "Han"}
+
+
+def _script(char):
+    """The script of a letter, from its Unicode name; None for what every
+    script shares (digits, hyphens, marks, length and iteration signs)."""
+    if unicodedata.category(char) not in ("Lu", "Ll", "Lt", "Lo"):
+        return None
+    word = unicodedata.name(char, "").partition(" ")[0]
+    return _SCRIPT_OF_NAME.get(word, word.title() or None)
+
+
+@dataclass(frozen=True)
+class TargetHost:
+    """An international host: its ASCII form (what is stored and followed),
+    its Unicode form (what people read) and the scripts it is written in."""
+
+    ascii: str
+    unicode: str
+    scripts: tuple
+
+    @property
+    def mixed_scripts(self):
+        """True for a host whose labels mix scripts, the way look-alikes of
+        other domains are made (a Cyrillic U+0430 "a" in a Latin name)."""
+        scripts = set(self.scripts)
+        return len(scripts) > 1 and not any(
+            scripts <= family for family in _SCRIPT_FAMILIES
+        )
+
+    @property
+    def warning(self):
+        if not self.mixed_scripts:
+            return ""
+        return (
+            f"Mixed scripts ({' + '.join(self.scripts)}): this address may "
+            "imitate another one."
+        )
+
+
+def describe_host(url):
+    """A TargetHost for a URL whose host is international (in Unicode or in
+    punycode), else None."""
+    try:
+        host = urlsplit(url).hostname or ""
+        ascii_name = ascii_host(host)
+    except ValueError:
+        return None
+    if not any(label.startswith("xn--") for label in ascii_name.split(".")):
+        return None
+    try:
+        unicode_name = idna.decode(ascii_name)
+    except idna.IDNAError:
+        return None
+    scripts = {_script(char) for char in unicode_name} - {None}
+    return TargetHost(ascii_name, unicode_name, tuple(sorted(scripts)))

@@ -10,7 +10,7 @@ from links.errors import RETRY_AFTER_UNAVAILABLE, error_response
 from links.metrics import REDIRECT_RESULTS
 from links.models import Link, LinkState
 from links.ratelimit import hit, parse_rate
-from links.targets import points_at_this_service
+from links.targets import ascii_target_url, points_at_this_service
 
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",
@@ -142,7 +142,9 @@ def follow(request, code):
             link.refresh_from_db()
             return _gone(request, link, link.state_at(now))
     REDIRECT_RESULTS["redirect"].inc()
-    response = _Redirect(link.target_url, settings.LINKS_REDIRECT_STATUS)
+    # Links stored before hosts were normalised may hold Unicode hosts.
+    target = ascii_target_url(link.target_url)
+    response = _Redirect(target, settings.LINKS_REDIRECT_STATUS)
     # Counts must be exact, so no shared cache may answer for us.
     response["Cache-Control"] = "private, no-store"
     return response

@@ -10,7 +10,7 @@ from links.targets import points_at_this_service, validate_target_url
         "https://example.com",
         "http://example.com/path?q=1#frag",
         "https://sub.example.co.uk:8443/a/b",
-        "https://bücher.example/straße",
+        "https://example.com/straße?q=ä",
         "http://192.0.2.10/x",
         "https://[2001:db8::1]/",
     ],
