@@ -8,6 +8,7 @@ class LinksConfig(AppConfig):
     verbose_name = "Links"
 
     def ready(self):
+        from links import checks  # noqa: F401 - registers the system checks
         from links.ratelimit import parse_rate
 
         # A typo in a rate must stop start-up, not surface on the first request.
