@@ -22,12 +22,6 @@ from django.core.validators import URLValidator
 
 MAX_TARGET_LENGTH = 2048
 _url_validator = URLValidator(schemes=["http", "https"])
-# Loopback and "this host" (0.0.0.0/8 reaches the local machine on Linux): a
-# redirect there sends the visitor to this server or to their own machine.
-_LOCAL_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in ("127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128")
-)
 # A WHATWG URL host whose last label is a number is an IPv4 address, each
 # part decimal, 0x-hex or 0-octal: 2130706433, 0x7f.1 and 127.1 all mean
 # 127.0.0.1 to a browser.
@@ -66,6 +60,21 @@ def ascii_host(host):
         raise ValueError(str(exc)) from None
 
 
+def _address(host):
+    """The IP address a browser reads in a lower-case `host` without
+    brackets, or None for a name."""
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    # Only a host that ends in a number is an IPv4 address: names are
+    # answered here, without parsing.
+    if not _NUMBER.fullmatch(host.rpartition(".")[2]):
+        return None
+    return _browser_ipv4(host)
+
+
 def _host_key(host):
     """One spelling per host: ASCII, lower case, without the trailing dot,
     and IP addresses in their canonical form (brackets off)."""
@@ -74,24 +83,23 @@ def _host_key(host):
     host = host.strip().lower().rstrip(".")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    address = _browser_ipv4(host)
+    address = _address(host)
     return str(address) if address is not None else host
 
 
 def _is_local(host_key):
     if host_key == "localhost" or host_key.endswith(".localhost"):
         return True  # RFC 6761: every *.localhost name is loopback
-    try:
-        address = ipaddress.ip_address(host_key)
-    except ValueError:
+    address = _address(host_key)
+    if address is None:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            return address.is_loopback or address.is_unspecified
         address = address.ipv4_mapped
-    return any(address in network for network in _LOCAL_NETWORKS)
+    # 127.0.0.0/8 is loopback; 0.0.0.0/8 is "this host" (Linux connects to
+    # it locally): a redirect there reaches this server or the visitor's own.
+    return address.packed[0] in (0, 127)
 
 
 def _hostname(netloc_or_url):
@@ -117,6 +125,11 @@ def _configured_patterns(allowed_hosts, public_base_url):
     return frozenset(filter(None, map(_pattern, names)))
 
 
+@lru_cache(maxsize=64)
+def _request_host_key(request_host):
+    return _host_key(_hostname(request_host))
+
+
 def _matches(host_key, patterns):
     for pattern in patterns:
         if pattern.startswith("."):
@@ -138,7 +151,7 @@ def _refusal(host, request_host):
         tuple(settings.ALLOWED_HOSTS), settings.PUBLIC_BASE_URL
     )
     if _matches(key, patterns) or (
-        request_host and key == _host_key(_hostname(request_host))
+        request_host and key == _request_host_key(request_host)
     ):
         return "redirect_loop"
     return None
