@@ -236,16 +236,17 @@ LINKS_ANONYMOUS_CREATE = env.bool("LINKS_ANONYMOUS_CREATE", default=False)
 # a redis:// CACHE_URL so that all gunicorn workers share the counters.
 RATE_LIMIT_WRITES = env.str("RATE_LIMIT_WRITES", default="60/minute")
 RATE_LIMIT_REDIRECTS = env.str("RATE_LIMIT_REDIRECTS", default="")
-# Which X-Forwarded-For hops to believe: a fixed number of proxies in front,
-# or the networks the proxies live in. Neither: REMOTE_ADDR alone.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# X-Forwarded-For is believed only from peers in these CIDRs (links.clientip);
+# TRUSTED_PROXY_NETWORKS is their old name. The count is unused (links.W001).
 try:
-    TRUSTED_PROXY_NETWORKS = [
-        ipaddress.ip_network(net, strict=False)
-        for net in env.list("TRUSTED_PROXY_NETWORKS", default=[])
+    TRUSTED_PROXIES = [
+        ipaddress.ip_network(net.strip(), strict=False)
+        for net in env.list("TRUSTED_PROXIES", default=[])
+        or env.list("TRUSTED_PROXY_NETWORKS", default=[])
     ]
 except ValueError as exc:
-    raise ImproperlyConfigured(f"TRUSTED_PROXY_NETWORKS: {exc}") from None
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Bulk create takes up to 1,000 links of up to 2 KB each.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 2**20)
@@ -257,7 +258,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["links.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "links.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -46,8 +46,8 @@ class LinkAdminForm(forms.ModelForm):
 
     def clean_target_url(self):
         # The same rules as the model's validator (which runs afterwards
-        # without a host), plus the redirect-loop check against this host
-        # when PUBLIC_BASE_URL is unset.
+        # without a host), plus the host the admin was reached on: with
+        # ALLOWED_HOSTS = "*" no setting names it.
         return validate_target_url(
             self.cleaned_data["target_url"], request_host=self.request_host
         )
@@ -131,8 +131,11 @@ class LinkAdmin(admin.ModelAdmin):
         return super().get_ordering(request)
 
     def get_fieldsets(self, request, obj=None):
+        # Beside the target: its host in Unicode, and whether it mixes scripts.
+        idn = ["international_host"] if obj is not None and obj.target_host else []
+        first = ["short_code", "target_url", *idn, "owner", "is_active"]
         fieldsets = [
-            (None, {"fields": ["short_code", "target_url", "owner", "is_active"]}),
+            (None, {"fields": first}),
             ("Limits", {"fields": ["expires_at", "max_clicks"]}),
         ]
         if obj is not None:
@@ -146,7 +149,7 @@ class LinkAdmin(admin.ModelAdmin):
         if obj is None:
             return owner
         # Printed links and QR codes carry the code: it never changes.
-        return ["short_code", *owner, *STATS_FIELDS]
+        return ["short_code", "international_host", *owner, *STATS_FIELDS]
 
     def save_model(self, request, obj, form, change):
         if not change and "owner" not in form.base_fields:
@@ -182,9 +185,22 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="target")
     def target(self, obj):
         return format_html(
-            '<span title="{}">{}</span>',
+            '<span title="{}">{}</span>{}',
             obj.target_url,
             Truncator(obj.target_url).chars(TARGET_DISPLAY_CHARS),
+            self.international_host(obj),
+        )
+
+    @admin.display(description="host in Unicode")
+    def international_host(self, obj):
+        host = obj.target_host
+        if host is None:
+            return ""
+        warning = host.warning and format_html(
+            '<strong class="tinylink-idn-warning">⚠ {}</strong>', host.warning
+        )
+        return format_html(
+            ' <span class="tinylink-idn">({})</span>{}', host.unicode, warning
         )
 
     @admin.display(description="owner")

@@ -10,6 +10,7 @@ class LinksConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import pre_save
 
+        from links import checks  # noqa: F401 - registers the system checks
         from links.ratelimit import parse_rate
         from links.tokens import revoke_on_credential_change
 

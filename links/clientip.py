@@ -1,10 +1,15 @@
 """The client's IP address, which X-Forwarded-For hops to believe included.
 
 REMOTE_ADDR is the default: it is the only address a client cannot choose.
-Behind proxies, the operator says how many hops to trust (TRUSTED_PROXY_COUNT)
-or which networks the proxies are in (TRUSTED_PROXY_NETWORKS); addresses a
-client wrote into X-Forwarded-For itself sit to the left of those hops and are
-never used.
+Forwarded addresses are believed only from the proxies the operator names
+(TRUSTED_PROXIES, CIDRs), walking from REMOTE_ADDR leftwards: the direct peer
+must be a trusted proxy before its X-Forwarded-For entry counts, and so on,
+hop by hop. The first hop that is not a trusted proxy is the client; what
+sits to its left was written by that client and is never used.
+
+A number of hops (TRUSTED_PROXY_COUNT, deprecated) is not enough: it cannot
+tell a proxy from a client that reaches the app directly and writes the
+header itself, so it is ignored (system check links.W001).
 """
 
 import ipaddress
@@ -21,22 +26,18 @@ def _parse(address):
 
 def client_ip(request):
     remote = request.META.get("REMOTE_ADDR", "")
-    count = settings.TRUSTED_PROXY_COUNT
-    networks = settings.TRUSTED_PROXY_NETWORKS
+    proxies = settings.TRUSTED_PROXIES
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not forwarded or not (count or networks):
+    if not forwarded or not proxies:
         return remote
     # Right to left: REMOTE_ADDR is the nearest hop, then each proxy's append.
     chain = [hop.strip() for hop in forwarded.split(",")] + [remote]
     chain.reverse()
     index = 0
-    if count:
-        index = min(count, len(chain) - 1)
-    else:
-        while index < len(chain) - 1:
-            address = _parse(chain[index])
-            if address is None or not any(address in net for net in networks):
-                break
-            index += 1
+    while index < len(chain) - 1:
+        address = _parse(chain[index])
+        if address is None or not any(address in net for net in proxies):
+            break
+        index += 1
     address = _parse(chain[index])
     return str(address) if address is not None else remote

@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from links.codes import MAX_LENGTH, generate_code, validate_short_code
 from links.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
-from links.targets import MAX_TARGET_LENGTH, validate_target_url
+from links.targets import (
+    MAX_TARGET_LENGTH,
+    ascii_target_url,
+    describe_host,
+    validate_target_url,
+)
 
 # Defined in their own module; imported here, where Django and the rest of the
 # code look for the app's models.
@@ -286,6 +291,19 @@ class Link(models.Model):
         return user.is_authenticated and (
             self.owner_id == user.pk or grants_every_link(user, action)
         )
+
+    def clean_fields(self, exclude=None):
+        super().clean_fields(exclude)
+        # The field's validator can only refuse; the form it accepts is kept
+        # here, so an international host is stored as it is followed.
+        if not exclude or "target_url" not in exclude:
+            self.target_url = ascii_target_url(self.target_url)
+
+    @property
+    def target_host(self):
+        """The target's international host (links.targets.TargetHost), or
+        None for a plain ASCII one."""
+        return describe_host(self.target_url)
 
     def state_at(self, now):
         if not self.is_active:

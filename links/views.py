@@ -10,6 +10,7 @@ from links.errors import RETRY_AFTER_UNAVAILABLE, error_response
 from links.metrics import REDIRECT_RESULTS
 from links.models import Link, LinkState
 from links.ratelimit import hit, parse_rate
+from links.targets import ascii_target_url, points_at_this_service
 
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",
@@ -52,6 +53,22 @@ def _gone(request, link, state):
         details=details,
         template="links/gone.html",
         context={"link": link, "state": state.value},
+    )
+
+
+def _loops_back(request, link):
+    """410 for a link saved before its target was refused: following it
+    would send the visitor back here (a loop) or to a loopback address."""
+    REDIRECT_RESULTS["gone"].inc()
+    return error_response(
+        request,
+        410,
+        "gone",
+        "This short link points back at this TinyLink (or at a loopback "
+        "address), so it is not followed.",
+        details={"short_code": link.short_code, "reason": "redirect_loop"},
+        template="links/gone.html",
+        context={"link": link, "state": "redirect_loop"},
     )
 
 
@@ -111,6 +128,8 @@ def follow(request, code):
     state = link.state_at(now)
     if state != LinkState.ACTIVE:
         return _gone(request, link, state)
+    if points_at_this_service(link.target_url, request.get_host()):
+        return _loops_back(request, link)
     # HEAD answers like GET but counts nothing: link checkers and previews
     # must not inflate click counts.
     if request.method == "GET":
@@ -123,7 +142,9 @@ def follow(request, code):
             link.refresh_from_db()
             return _gone(request, link, link.state_at(now))
     REDIRECT_RESULTS["redirect"].inc()
-    response = _Redirect(link.target_url, settings.LINKS_REDIRECT_STATUS)
+    # Links stored before hosts were normalised may hold Unicode hosts.
+    target = ascii_target_url(link.target_url)
+    response = _Redirect(target, settings.LINKS_REDIRECT_STATUS)
     # Counts must be exact, so no shared cache may answer for us.
     response["Cache-Control"] = "private, no-store"
     return response

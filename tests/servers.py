@@ -79,9 +79,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def http_request(url, method="GET", headers=None, timeout=30):
+def http_request(url, method="GET", headers=None, timeout=30, data=None):
     """(status, headers, body) without following redirects or raising on 4xx."""
-    request = urllib.request.Request(url, method=method, headers=headers or {})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers=headers or {}
+    )
     try:
         with _opener.open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()

@@ -120,6 +120,47 @@ def test_a_stale_threshold_within_two_heartbeats_is_a_start_up_error(
     assert "OPS_WORKER_" in result.stderr
 
 
+def trusted_proxies(env, tmp_path):
+    return manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(*settings.TRUSTED_PROXIES, end='|')",
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "TRUSTED_PROXIES": "",
+            "TRUSTED_PROXY_NETWORKS": "",
+            **env,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, "10.0.0.0/8 192.0.2.7/32"),
+        # The old name is still read, and the new one wins.
+        ({"TRUSTED_PROXY_NETWORKS": "10.1.0.0/16"}, "10.1.0.0/16"),
+        (
+            {"TRUSTED_PROXIES": "10.2.0.0/16", "TRUSTED_PROXY_NETWORKS": "10.1.0.0/16"},
+            "10.2.0.0/16",
+        ),
+        ({}, ""),
+    ],
+)
+def test_trusted_proxies_are_read_as_networks(tmp_path, env, expected):
+    result = trusted_proxies(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rpartition("|")[0].rpartition("\n")[2] == expected
+
+
+def test_a_bad_trusted_proxy_is_a_start_up_error(tmp_path):
+    result = trusted_proxies({"TRUSTED_PROXIES": "10.0.0/33"}, tmp_path)
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES" in result.stderr
+
+
 def test_unsupported_database_url_is_refused(tmp_path):
     result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode != 0

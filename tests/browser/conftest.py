@@ -59,6 +59,10 @@ def _launch(sync_playwright):
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
+                # Stand-ins for outside sites listen on loopback, which link
+                # targets may not name (links.targets): the reserved .test
+                # names reach them in this browser only.
+                "--host-resolver-rules=MAP *.test 127.0.0.1",
             ],
         )
         yield browser

@@ -40,11 +40,12 @@ class _Landing(BaseHTTPRequestHandler):
 @pytest.fixture
 def external_site():
     """Stand-in for the outside world on loopback: tests never depend on a real
-    host. Another port than the shortener's, so it is not a redirect loop."""
+    host. Loopback itself is no valid target, so the browser reaches it as
+    landing.test (tests/browser/conftest.py maps *.test to 127.0.0.1)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Landing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/landing/page"
+    yield f"http://landing.test:{server.server_address[1]}/landing/page"
     server.shutdown()
     server.server_close()
 

@@ -75,7 +75,7 @@ def _clean_counters():
 @pytest.fixture
 def _no_trusted_proxies(settings):
     settings.TRUSTED_PROXY_COUNT = 0
-    settings.TRUSTED_PROXY_NETWORKS = []
+    settings.TRUSTED_PROXIES = []
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Rate limits on the redirect, through the whole stack."""
 
+import ipaddress
+
 import pytest
 from django.db.models import Sum
 
@@ -83,7 +85,7 @@ def test_forwarded_for_does_not_escape_the_limit_without_trusted_proxies(
 def test_clients_behind_a_trusted_proxy_are_limited_one_by_one(
     client, link, three_per_minute, settings
 ):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.2/32")]
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
     use_up_redirects(client, HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)
     # Prepending a made-up address does not make the same client new.
