@@ -190,10 +190,9 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-_cooloff_minutes = env.int("LOGIN_COOLOFF_MINUTES", default=30)
-if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=30))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
     raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES: >= 1.")
-AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "links.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "links.signin.lockout_response"
@@ -236,17 +235,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# Only files from this origin run or style a page: no inline script or style.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "img-src": [SELF, "data:"],  # the admin's and Swagger UI's icons
-        "object-src": [NONE],
-        "base-uri": [NONE],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    }
-}
+# Only this origin's files run or style a page, nothing inline; data: images
+# are icons in the admin's and Swagger UI's stylesheets.
+_csp = {"default-src": [SELF], "img-src": [SELF, "data:"], "object-src": [NONE]}
+_csp |= {"base-uri": [NONE], "form-action": [SELF], "frame-ancestors": [NONE]}
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp}
 
 # --- TinyLink ---------------------------------------------------------------
 LINKS_REDIRECT_STATUS = env.str("LINKS_REDIRECT_STATUS", default="302")
