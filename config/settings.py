@@ -235,6 +235,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A sign-in lasts a week from signing in (Django: two); see hardening.md.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=7 * 24 * 3600)
 # Only this origin's files run or style a page, nothing inline; data: images
 # are icons in the admin's and Swagger UI's stylesheets.
 _csp = {"default-src": [SELF], "img-src": [SELF, "data:"], "object-src": [NONE]}
