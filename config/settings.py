@@ -7,11 +7,13 @@ cache, DEBUG off). Production sets ``SECRET_KEY``, ``ALLOWED_HOSTS``,
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from botocore.config import Config as BotoConfig
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from opsconsole.logging import logging_config
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",  # before links: its failed-sign-in receiver runs first
     "links",
     "opsconsole",
 ]
@@ -70,6 +73,7 @@ MIDDLEWARE = [
     "opsconsole.middleware.RequestIdMiddleware",
     "opsconsole.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "opsconsole.middleware.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -182,6 +187,21 @@ AUTH_PASSWORD_VALIDATORS = [
 API_TOKENS_REVOKE_ON_PASSWORD_CHANGE = env.bool(
     "API_TOKENS_REVOKE_ON_PASSWORD_CHANGE", default=True
 )
+# Sign-in lock-out (django-axes; docs/security/hardening.md): a user name or a
+# client address with this many failures inside the cool-off is refused.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=30))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES: >= 1.")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "links.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "links.signin.lockout_response"
+# Refused tries do not restart the wait, so the lock-out page's time holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/links/"
 LOGOUT_REDIRECT_URL = "/"
@@ -219,6 +239,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A sign-in lasts a week from signing in (Django: two); see hardening.md.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=7 * 24 * 3600)
+# Only this origin's files run or style a page, nothing inline; data: images
+# are icons in the admin's and Swagger UI's stylesheets.
+_csp = {"default-src": [SELF], "img-src": [SELF, "data:"], "object-src": [NONE]}
+_csp |= {"base-uri": [NONE], "form-action": [SELF], "frame-ancestors": [NONE]}
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp}
 
 # --- TinyLink ---------------------------------------------------------------
 LINKS_REDIRECT_STATUS = env.str("LINKS_REDIRECT_STATUS", default="302")

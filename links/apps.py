@@ -8,10 +8,12 @@ class LinksConfig(AppConfig):
     verbose_name = "Links"
 
     def ready(self):
+        from django.contrib.auth.signals import user_login_failed
         from django.db.models.signals import pre_save
 
         from links import checks  # noqa: F401 - registers the system checks
         from links.ratelimit import parse_rate
+        from links.signin import log_failed_sign_in
         from links.tokens import revoke_on_credential_change
 
         pre_save.connect(
@@ -19,6 +21,7 @@ class LinksConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="links.tokens.revoke_on_credential_change",
         )
+        user_login_failed.connect(log_failed_sign_in, dispatch_uid="tinylink.signin")
 
         # A typo in a rate must stop start-up, not surface on the first request.
         parse_rate(settings.RATE_LIMIT_WRITES)

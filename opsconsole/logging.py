@@ -110,5 +110,8 @@ def logging_config(*, level, fmt):
             # Django's own 4xx warnings would repeat them.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
+            # django-axes logs several lines per failed sign-in, the user
+            # name masked; links.signin logs one, with the name and address.
+            "axes": {"level": "ERROR"},
         },
     }

@@ -233,3 +233,15 @@ def test_health_probes_answer_by_ip_over_http_in_production(client, db, settings
     # Everything else still gets host validation and the https redirect.
     assert client.get("/links/", HTTP_HOST="10.1.2.3:8000").status_code == 400
     assert client.get("/links/", HTTP_HOST="sho.rt").status_code == 301
+
+
+@pytest.mark.parametrize("variable", ["LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES"])
+def test_a_sign_in_lock_out_without_limit_or_cool_off_is_a_start_up_error(
+    tmp_path, variable
+):
+    # A limit of 0 locks everyone out; a cool-off of 0 never locks anyone.
+    result = manage(
+        "check", env={variable: "0", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    )
+    assert result.returncode != 0
+    assert variable in result.stderr

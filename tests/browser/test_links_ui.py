@@ -65,6 +65,10 @@ def create(page, target, code=""):
 
 
 def test_sign_in_create_copy_qr_and_follow(page, owner, external_site):
+    # Imported here, as the browser fixture does: without playwright the
+    # browser tests skip instead of failing to import.
+    from playwright.sync_api import expect
+
     sign_in(page)
     create(page, external_site, "promo")
     page.wait_for_selector("text=Created")
@@ -72,23 +76,20 @@ def test_sign_in_create_copy_qr_and_follow(page, owner, external_site):
     assert row.locator(".badge").inner_text() == "active"
 
     row.get_by_role("button", name=re.compile("Copy")).click()
-    page.wait_for_function(
-        "document.querySelector('tr[data-code=promo] .copy').textContent === 'Copied'"
-    )
+    # Locator assertions, not wait_for_function: that evaluates its predicate
+    # with eval(), which the Content-Security-Policy forbids in the page.
+    expect(row.locator(".copy")).to_have_text("Copied")
     clipboard = page.evaluate("navigator.clipboard.readText()")
     assert clipboard.endswith("/promo")
 
     thumb = row.locator(".qr-thumb img")
     thumb.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth === 64", arg=thumb.element_handle()
-    )
+    expect(thumb).to_have_js_property("complete", True)
+    expect(thumb).to_have_js_property("naturalWidth", 64)
     thumb.click()
     dialog = page.locator("#qr-dialog")
     assert dialog.is_visible()
-    page.wait_for_function(
-        "() => document.getElementById('qr-dialog-img').naturalWidth === 320"
-    )
+    expect(page.locator("#qr-dialog-img")).to_have_js_property("naturalWidth", 320)
     assert (
         dialog.get_by_role("link", name="Download SVG")
         .get_attribute("href")
