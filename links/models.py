@@ -20,8 +20,8 @@ from links.targets import (
 # code look for the app's models.
 from links.tokens import ApiToken, ApiTokenQuerySet  # noqa: F401
 
-# Attempts at a fresh random code before giving up. With 62**7 codes a second
-# attempt is already rare; eight failures in a row mean something else is wrong.
+# Fresh random codes tried before giving up: with 62**7 codes, eight misses in
+# a row mean something else is wrong.
 GENERATE_ATTEMPTS = 8
 
 
