@@ -155,7 +155,8 @@ _db["ENGINE"] = _db["ENGINE"].replace(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
-# redis:// maps to Django's built-in RedisCache (django-environ >= 0.11).
+# redis:// and rediss:// (TLS; ?ssl_ca_certs=/path/ca.pem) map to Django's
+# built-in RedisCache (django-environ >= 0.11); a password goes in the URL.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tinylink")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # redis-py waits forever by default: an unreachable Redis would hang every
@@ -166,6 +167,8 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
         "socket_connect_timeout": _cache_timeout,
         "socket_timeout": _cache_timeout,
         **CACHES["default"].get("OPTIONS", {}),
+        # Last, so no URL option brings pickle back: unpickling runs code.
+        "serializer": "config.cache.JSONSerializer",
     }
 
 # --- Auth -------------------------------------------------------------------
