@@ -7,6 +7,9 @@ pickle planted in a key the app reads ran in the worker that read it.
 import json
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +21,7 @@ from django.test import Client
 from config.cache import JSONSerializer
 from links.auth import issue_token
 from links.models import Link
-from tests.servers import GunicornServer, http_request
+from tests.servers import ROOT, GunicornServer, free_port, http_request
 
 # Redis database 14 is this module's: other tests use 0, 1 and 15.
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -176,3 +179,130 @@ def test_the_admin_summary_goes_through_redis_as_json(
     assert 'id="link-summary-active">1<' in admin_client.get("/admin/").text
     stored = json.loads(redis_db.get(b":1:links:admin-summary"))
     assert stored["active"] == 1
+
+
+# --- AUTH and TLS ------------------------------------------------------------------
+
+PASSWORD = "s3cr#t@/pw"  # characters a URL must percent-encode
+PASSWORD_IN_URL = "s3cr%23t%40%2Fpw"
+
+
+def _openssl(arguments, cwd):
+    subprocess.run(
+        ["openssl", *arguments.split()], cwd=cwd, check=True, capture_output=True
+    )
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own, with a password, on plain TCP and
+    on TLS (a certificate for 127.0.0.1 from a CA made here).
+    Yields (port, tls_port, ca_file)."""
+    if not (shutil.which("redis-server") and shutil.which("openssl")):
+        pytest.skip("needs redis-server and openssl")
+    _openssl(
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca"
+        " -keyout ca.key -out ca.crt",
+        cwd=tmp_path,
+    )
+    _openssl(
+        "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1"
+        " -keyout server.key -out server.csr",
+        cwd=tmp_path,
+    )
+    (tmp_path / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+        " -days 1 -extfile san.cnf -out server.crt",
+        cwd=tmp_path,
+    )
+    port, tls_port = free_port(), free_port()
+    options = (
+        f"--port {port} --tls-port {tls_port} --tls-auth-clients no"
+        " --tls-cert-file server.crt --tls-key-file server.key"
+        " --tls-ca-cert-file ca.crt --appendonly no"
+    )
+    server = subprocess.Popen(
+        ["redis-server", *options.split(), "--requirepass", PASSWORD, "--save", ""],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis("127.0.0.1", port, password=PASSWORD, socket_timeout=1)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip("redis-server did not start (built without TLS?)")
+                time.sleep(0.05)
+        yield port, tls_port, tmp_path / "ca.crt"
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _through_the_settings(cache_url, tmp_path):
+    """What manage.py, configured by CACHE_URL alone, reads back from the
+    cache after writing to it; and the stored bytes."""
+    snippet = (
+        "from django.core.cache import cache; "
+        "cache.set('probe', {'ok': True}, 30); "
+        "raw = cache._cache.get_client().get(cache.make_key('probe')); "
+        "print(cache.get('probe'), raw.decode())"
+    )
+    env = {
+        **os.environ,
+        "CACHE_URL": cache_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", snippet],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["redis", "rediss"])
+def test_a_cache_url_with_a_password_and_tls_works(private_redis, tmp_path, scheme):
+    port, tls_port, ca_file = private_redis
+    if scheme == "redis":
+        url = f"redis://:{PASSWORD_IN_URL}@127.0.0.1:{port}/0"
+    else:
+        url = (
+            f"rediss://:{PASSWORD_IN_URL}@127.0.0.1:{tls_port}/0?ssl_ca_certs={ca_file}"
+        )
+    result = _through_the_settings(url, tmp_path)
+    assert result.stdout.split() == ["{'ok':", "True}", '{"ok":true}'], result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "problem", ["wrong password", "certificate from an unknown CA"]
+)
+def test_a_redis_that_cannot_be_trusted_is_an_error_not_a_hang(
+    private_redis, tmp_path, problem
+):
+    port, tls_port, _ = private_redis
+    url = {
+        "wrong password": f"redis://:wrong@127.0.0.1:{port}/0",
+        # Verified against the system's CAs, which did not sign it.
+        "certificate from an unknown CA": (
+            f"rediss://:{PASSWORD_IN_URL}@127.0.0.1:{tls_port}/0"
+        ),
+    }[problem]
+    result = _through_the_settings(url, tmp_path)
+    assert result.returncode != 0
+    expected = {
+        "wrong password": "AuthenticationError",
+        "certificate from an unknown CA": "CERTIFICATE_VERIFY_FAILED",
+    }[problem]
+    assert expected in result.stderr
