@@ -161,7 +161,7 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tinylink"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # redis-py waits forever by default: an unreachable Redis would hang every
     # rate-limited request. With a bound, the limiter fails open (see
-    # links.ratelimit) and /health/ready reports the cache.
+    # links.ratelimit) and /health/full reports the cache.
     _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
     CACHES["default"]["OPTIONS"] = {
         "socket_connect_timeout": _cache_timeout,
