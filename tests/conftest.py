@@ -49,6 +49,15 @@ def _cache_reachable(monkeypatch):
     monkeypatch.setattr(ratelimit, "_outage", {"skip_until": 0.0, "warned_at": None})
 
 
+@pytest.fixture(autouse=True)
+def _no_traceback_logged(monkeypatch):
+    # Database failures log a traceback once a minute per process; each test
+    # starts as a process that has logged none.
+    from links import errors
+
+    monkeypatch.setattr(errors, "_tracebacks", {"logged_at": None})
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """Pins the time the limiter reads, so no test can cross a window edge."""
