@@ -106,6 +106,14 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'app.db'}")
 }
+# Seconds requests answer 503 at once after the database server could not be
+# reached, before one tries again (opsconsole/breaker.py).
+try:
+    DATABASE_BREAKER_SECONDS = env.float("DATABASE_BREAKER_SECONDS", default=3.0)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_BREAKER_SECONDS: {exc}") from None
+if DATABASE_BREAKER_SECONDS <= 0:
+    raise ImproperlyConfigured("DATABASE_BREAKER_SECONDS must be more than 0.")
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A relative path is relative to the project, not to the current directory.
@@ -138,6 +146,9 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=10),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+            # The pool's own retries back off to 30 s and more; stopped after
+            # one breaker interval, it connects again when a trial asks.
+            "reconnect_timeout": DATABASE_BREAKER_SECONDS,
         },
         "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
         **_db.get("OPTIONS", {}),

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -179,9 +179,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    unavailable = database_unavailable(request, exc)
-    if unavailable is not None:
-        return unavailable
+    if isinstance(exc, DatabaseError):
+        # Raised on to the middleware, which answers every view's database
+        # errors alike (503 for an outage, with the breaker; else 500).
+        return None
     if not isinstance(exc, exceptions.APIException):
         logging.getLogger("links.api").error(
             "Unhandled API error", exc_info=(type(exc), exc, exc.__traceback__)

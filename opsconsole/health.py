@@ -14,7 +14,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from opsconsole import status, version
+from opsconsole import breaker, status, version
 from opsconsole.engines import engine_for
 
 logger = logging.getLogger("tinylink.health")
@@ -53,14 +53,26 @@ def _open_pool(connection):
 
 
 def check_database():
+    """'ok' or 'unavailable': at once while the breaker knows the server is
+    down, else from a ping (whose answer may close the breaker)."""
+    if breaker.admit() == breaker.OPEN:
+        return "unavailable"
+    return ping_database()
+
+
+def ping_database():
+    """SELECT 1 within HEALTH_DB_TIMEOUT; its outcome goes to the breaker."""
+    engine = engine_for(DEFAULT_DB_ALIAS)
     try:
         _open_pool(connections[DEFAULT_DB_ALIAS])
-        engine_for(DEFAULT_DB_ALIAS).ping(timeout=settings.HEALTH_DB_TIMEOUT)
+        engine.ping(timeout=settings.HEALTH_DB_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("health: database check failed: %s", exc)
         # A broken pooled connection must not stay attached to this thread.
         connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+        breaker.record_failure(exc, engine)
         return "unavailable"
+    breaker.record_success()
     return "ok"
 
 

@@ -23,6 +23,7 @@ from prometheus_client import (
 
 from links.clientip import client_ip
 from links.errors import error_response
+from opsconsole.breaker import answers_without_database
 from opsconsole.opsmetrics import OperationsCollector
 
 
@@ -58,6 +59,7 @@ def _operations_registry():
     return registry
 
 
+@answers_without_database
 @never_cache
 def metrics_view(request):
     if not _allowed(request):

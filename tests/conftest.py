@@ -50,11 +50,13 @@ def _cache_reachable(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _no_traceback_logged(monkeypatch):
-    # Database failures log a traceback once a minute per process; each test
-    # starts as a process that has logged none.
+def _database_reachable(monkeypatch):
+    # The breaker and the once-a-minute traceback are per process; no test
+    # may inherit an open breaker or a traceback already logged.
     from links import errors
+    from opsconsole import breaker
 
+    monkeypatch.setattr(breaker, "database", breaker.Breaker())
     monkeypatch.setattr(errors, "_tracebacks", {"logged_at": None})
 
 

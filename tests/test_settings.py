@@ -120,6 +120,22 @@ def test_a_stale_threshold_within_two_heartbeats_is_a_start_up_error(
     assert "OPS_WORKER_" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seconds", ["0", "-1", "soon"])
+def test_a_breaker_interval_that_is_not_a_positive_number_stops_start_up(
+    tmp_path, seconds
+):
+    result = manage(
+        "check",
+        env={
+            "DATABASE_BREAKER_SECONDS": seconds,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DATABASE_BREAKER_SECONDS" in result.stderr
+
+
 def test_unsupported_database_url_is_refused(tmp_path):
     result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode != 0

@@ -61,6 +61,15 @@ class Engine:
     def pool_stats(self):
         return None
 
+    def is_unreachable(self, exc):
+        """True when the database error `exc` says the server cannot be
+        reached (opsconsole.breaker then answers 503 at once for a while);
+        False for one statement's failure. A local file is always there."""
+        return False
+
+    def drop_pooled_connections(self):
+        """Let go of pooled connections, which broke with the server."""
+
     # --- data operations --------------------------------------------------------
 
     def operations_lock(self, kind):
