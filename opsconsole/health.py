@@ -3,6 +3,7 @@ database, so an orchestrator does not restart a healthy process when only the
 database is down; /health/ready never touches the optional cache."""
 
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -19,6 +20,14 @@ from opsconsole.engines import engine_for
 
 logger = logging.getLogger("tinylink.health")
 _migrations = {"checked_at": None, "pending": None}
+# The first damage this process met, until a quick check finds the database
+# sound. Per process: a worker that never read a damaged page does not know.
+_damage = {"seen": None}
+_damage_lock = threading.Lock()
+DAMAGE_HINT = (
+    "The database is damaged ({problem}): run `manage.py check_integrity` to "
+    "see where, then `manage.py restore --latest` (docs/operations.md)."
+)
 
 
 def _ok(body=None, status_code=200):
@@ -106,6 +115,38 @@ def check_cache():
     return "ok"
 
 
+def database_damaged(exc):
+    """Remembers, for /health/full, an error that says the stored data is
+    damaged, and logs the first of them (retries do not help: people must
+    act, and one line with the traceback tells them how)."""
+    problem = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+    with _damage_lock:
+        first = _damage["seen"] is None
+        if first:
+            _damage["seen"] = problem
+    if first:
+        logging.getLogger("tinylink.unavailable").error(
+            DAMAGE_HINT.format(problem=problem),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+
+def check_storage():
+    """('ok', None), or ('damaged', hint) once this process has met damaged
+    data and a quick check of the database still finds it. The file is only
+    read then (a quick check reads every page): a sound one, restored,
+    clears it."""
+    problem = _damage["seen"]
+    if problem is None:
+        return "ok", None
+    if engine_for(DEFAULT_DB_ALIAS).damage() is None:
+        with _damage_lock:
+            _damage["seen"] = None
+        logger.warning("health: the database is sound again")
+        return "ok", None
+    return "damaged", DAMAGE_HINT.format(problem=problem)
+
+
 @never_cache
 @require_safe
 def ready(request):
@@ -158,6 +199,7 @@ def full(request):
     checks["disk"] = status.disk_status()
     checks["worker"] = facts.worker_state
     checks["schedules"] = facts.schedules_state
+    checks["storage"], hint = check_storage()
     if checks["database"] != "ok":
         overall = "unhealthy"
     elif any(value != "ok" for value in checks.values()):
@@ -170,6 +212,7 @@ def full(request):
         "worker": _worker(facts),
         "schedules": _schedules(facts),
         "overdue_schedules": [schedule.kind for schedule in facts.overdue],
+        "hints": [hint] if hint else [],
         "version": version.VERSION,
         "commit": version.commit(),
         "uptime": version.format_uptime(version.uptime_seconds()),

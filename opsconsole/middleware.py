@@ -104,6 +104,13 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         return unavailable_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, DatabaseError):
-            breaker.record_failure(exception, engine_for())
+        if not isinstance(exception, DatabaseError):
+            return None
+        engine = engine_for()
+        if engine.is_corrupt(exception):
+            # 503 rather than 500: the data is there to be restored, and
+            # /health/full says how.
+            health.database_damaged(exception)
+            return unavailable_response(request)
+        breaker.record_failure(exception, engine)
         return database_unavailable(request, exception)

@@ -51,13 +51,14 @@ def _cache_reachable(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _database_reachable(monkeypatch):
-    # The breaker and the once-a-minute traceback are per process; no test
-    # may inherit an open breaker or a traceback already logged.
+    # The breaker, the once-a-minute traceback and damage met are per
+    # process; no test may inherit them from an earlier one.
     from links import errors
-    from opsconsole import breaker
+    from opsconsole import breaker, health
 
     monkeypatch.setattr(breaker, "database", breaker.Breaker())
     monkeypatch.setattr(errors, "_tracebacks", {"logged_at": None})
+    monkeypatch.setattr(health, "_damage", {"seen": None})
 
 
 @pytest.fixture

@@ -70,6 +70,11 @@ class Engine:
     def drop_pooled_connections(self):
         """Let go of pooled connections, which broke with the server."""
 
+    def is_corrupt(self, exc):
+        """True when the database error `exc` says the stored data is damaged:
+        no retry helps; check_integrity finds it and a restore repairs it."""
+        return False
+
     # --- data operations --------------------------------------------------------
 
     def operations_lock(self, kind):

@@ -213,6 +213,7 @@ def test_full_health_reports_every_check_the_version_and_the_uptime(client, db):
         "worker",
         "schedules",
         "overdue_schedules",
+        "hints",
         "version",
         "commit",
         "uptime",
@@ -225,6 +226,7 @@ def test_full_health_reports_every_check_the_version_and_the_uptime(client, db):
         "disk",
         "worker",
         "schedules",
+        "storage",
     }
     assert body["version"] == version.VERSION
     assert body["commit"] == version.commit()
@@ -243,6 +245,7 @@ def test_full_health_without_any_backup_or_worker_is_degraded_but_200(client, db
         "disk": "ok",
         "worker": "none",
         "schedules": "ok",
+        "storage": "ok",
     }
     assert body["worker"] == {
         "state": "none",
