@@ -5,6 +5,7 @@ do until the file is sound again."""
 import logging
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -38,30 +39,33 @@ def damage_header(path):
 
 
 @pytest.fixture
-def damaged_links(request, transactional_db):
-    """The test database damaged (by default links_link's b-tree, where a
-    link is stored); yields a function that puts the sound file back."""
+def damaged_links(request, transactional_db, tmp_path):
+    """A copy of the test database, with a link, damaged (by default in
+    links_link's b-tree, where the link is stored) and used for the test.
+    A copy, so that no other connection of the session ever sees a damaged
+    or swapped file. Yields a function that makes the copy sound again."""
     damage = getattr(request, "param", corrupt_table_page)
     Link.objects.create(short_code="up", target_url="https://example.com/")
-    path = Path(connection.settings_dict["NAME"])
+    live = connection.settings_dict["NAME"]
     connection.close()
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    sound = path.with_name(f"{path.name}.sound")
-    shutil.copyfile(path, sound)
-    damage(path)
+    damaged, sound = tmp_path / "damaged.db", tmp_path / "sound.db"
+    with closing(sqlite3.connect(live)) as source:
+        for target in (damaged, sound):
+            with closing(sqlite3.connect(target)) as copy:
+                source.backup(copy)
+    damage(damaged)
+    connection.settings_dict["NAME"] = str(damaged)
 
     def repair():
         connection.close()
-        shutil.copyfile(sound, path)
+        shutil.copyfile(sound, damaged)
         # The log of the damaged file must not be replayed over the sound one.
         for ending in ("-wal", "-shm"):
-            Path(f"{path}{ending}").unlink(missing_ok=True)
+            Path(f"{damaged}{ending}").unlink(missing_ok=True)
 
     yield repair
-    repair()
-    sound.unlink()
+    connection.close()
+    connection.settings_dict["NAME"] = live
 
 
 @pytest.mark.parametrize(
