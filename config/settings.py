@@ -108,10 +108,7 @@ DATABASES = {
 }
 # Seconds requests answer 503 at once after the database server could not be
 # reached, before one tries again (opsconsole/breaker.py).
-try:
-    DATABASE_BREAKER_SECONDS = env.float("DATABASE_BREAKER_SECONDS", default=3.0)
-except ValueError as exc:
-    raise ImproperlyConfigured(f"DATABASE_BREAKER_SECONDS: {exc}") from None
+DATABASE_BREAKER_SECONDS = env.float("DATABASE_BREAKER_SECONDS", default=3.0)
 if DATABASE_BREAKER_SECONDS <= 0:
     raise ImproperlyConfigured("DATABASE_BREAKER_SECONDS must be more than 0.")
 _db = DATABASES["default"]
@@ -146,8 +143,7 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=10),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-            # The pool's own retries back off to 30 s and more; stopped after
-            # one breaker interval, it connects again when a trial asks.
+            # Its retries back off to 30 s+; stopped, it connects when asked.
             "reconnect_timeout": DATABASE_BREAKER_SECONDS,
         },
         "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
@@ -166,8 +162,7 @@ _db["ENGINE"] = _db["ENGINE"].replace(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
-# redis:// and rediss:// (TLS; ?ssl_ca_certs=/path/ca.pem) map to Django's
-# built-in RedisCache (django-environ >= 0.11); a password goes in the URL.
+# redis:// and rediss:// (TLS, ?ssl_ca_certs=) map to Django's RedisCache.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tinylink")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # redis-py waits forever by default: an unreachable Redis would hang every
