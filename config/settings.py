@@ -111,6 +111,11 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'app.db'}")
 }
+# Seconds requests answer 503 at once after the database server could not be
+# reached, before one tries again (opsconsole/breaker.py).
+DATABASE_BREAKER_SECONDS = env.float("DATABASE_BREAKER_SECONDS", default=3.0)
+if DATABASE_BREAKER_SECONDS <= 0:
+    raise ImproperlyConfigured("DATABASE_BREAKER_SECONDS must be more than 0.")
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A relative path is relative to the project, not to the current directory.
@@ -143,6 +148,8 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=10),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+            # Its retries back off to 30 s+; stopped, it connects when asked.
+            "reconnect_timeout": DATABASE_BREAKER_SECONDS,
         },
         "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
         **_db.get("OPTIONS", {}),
@@ -160,17 +167,19 @@ _db["ENGINE"] = _db["ENGINE"].replace(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
-# redis:// maps to Django's built-in RedisCache (django-environ >= 0.11).
+# redis:// and rediss:// (TLS, ?ssl_ca_certs=) map to Django's RedisCache.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tinylink")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # redis-py waits forever by default: an unreachable Redis would hang every
     # rate-limited request. With a bound, the limiter fails open (see
-    # links.ratelimit) and /health/ready reports the cache.
+    # links.ratelimit) and /health/full reports the cache.
     _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
     CACHES["default"]["OPTIONS"] = {
         "socket_connect_timeout": _cache_timeout,
         "socket_timeout": _cache_timeout,
         **CACHES["default"].get("OPTIONS", {}),
+        # Last, so no URL option brings pickle back: unpickling runs code.
+        "serializer": "config.cache.JSONSerializer",
     }
 
 # --- Auth -------------------------------------------------------------------

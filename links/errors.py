@@ -4,8 +4,10 @@
 """
 
 import logging
+import threading
+import time
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -13,6 +15,9 @@ from django.utils.cache import add_never_cache_headers
 
 RETRY_AFTER_UNAVAILABLE = 5
 UNAVAILABLE_MESSAGE = "TinyLink is briefly unavailable; please try again in a moment."
+TRACEBACK_EVERY_SECONDS = 60
+_tracebacks = {"logged_at": None}
+_tracebacks_lock = threading.Lock()
 
 
 def wants_json(request):
@@ -62,32 +67,58 @@ def error_response(
 
 
 def database_unavailable(request, exc):
-    """503 + Retry-After when exc says the database cannot be reached, else None.
+    """503 + Retry-After when exc says the database cannot serve, else None.
 
     A lost server, an exhausted pool or a SQLite writer that waited out its
     busy timeout pass; a 500 would tell clients and load balancers that
-    retrying is pointless. The traceback still goes to the log.
+    retrying is pointless. One log line per failure; the traceback at most
+    once a minute per process (an outage logged a traceback and Django's own
+    ERROR for every request: 510 KB for 40 requests).
     """
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return None
+    log_database_error("database unavailable", exc)
+    return unavailable_response(request)
+
+
+def log_database_error(what, exc):
+    detail = str(exc).strip().splitlines()
     logging.getLogger("tinylink.unavailable").error(
-        "database unavailable: %s",
+        "%s: %s%s",
+        what,
         exc.__class__.__name__,
-        exc_info=(type(exc), exc, exc.__traceback__),
+        f": {detail[0]}" if detail else "",
+        exc_info=(type(exc), exc, exc.__traceback__) if _traceback_due() else None,
     )
+
+
+def _traceback_due():
+    now = time.monotonic()
+    with _tracebacks_lock:
+        logged_at = _tracebacks["logged_at"]
+        if logged_at is not None and now - logged_at < TRACEBACK_EVERY_SECONDS:
+            return False
+        _tracebacks["logged_at"] = now
+        return True
+
+
+def unavailable_response(request, message=UNAVAILABLE_MESSAGE):
+    """The 503 of a database that cannot serve, already logged."""
     headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
     if wants_json(request):
-        return json_error(
-            request, 503, "unavailable", UNAVAILABLE_MESSAGE, headers=headers
+        response = json_error(request, 503, "unavailable", message, headers=headers)
+    else:
+        # Rendered without the request: the base layout asks request.user,
+        # one more trip to the database that is not there.
+        response = HttpResponse(
+            loader.render_to_string("503.html", {"message": message}),
+            status=503,
+            headers=headers,
         )
-    # Rendered without the request: the base layout asks request.user, one
-    # more trip to the database that is not there.
-    response = HttpResponse(
-        loader.render_to_string("503.html", {"message": UNAVAILABLE_MESSAGE}),
-        status=503,
-        headers=headers,
-    )
-    add_never_cache_headers(response)
+        add_never_cache_headers(response)
+    # Logged once above (or on purpose not at all); django.request would add
+    # an ERROR per request.
+    response._has_been_logged = True
     return response
 
 
@@ -148,9 +179,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    unavailable = database_unavailable(request, exc)
-    if unavailable is not None:
-        return unavailable
+    if isinstance(exc, DatabaseError):
+        # Raised on to the middleware, which answers every view's database
+        # errors alike (503 for an outage, with the breaker; else 500).
+        return None
     if not isinstance(exc, exceptions.APIException):
         logging.getLogger("links.api").error(
             "Unhandled API error", exc_info=(type(exc), exc, exc.__traceback__)

@@ -2,25 +2,36 @@
 database, so an orchestrator does not restart a healthy process when only the
 database is down. /health, /health/live and /health/ready answer anyone (an
 orchestrator probes by pod IP); /health/full tells version, commit, backups
-and worker, so it answers only whoever may read /metrics."""
+and worker, so it answers only whoever may read /metrics. /health/ready never
+touches the optional cache."""
 
 import logging
+import threading
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from opsconsole import status, version
+from opsconsole import breaker, status, version
 from opsconsole.engines import engine_for
 from opsconsole.monitoring import monitoring_allowed, monitoring_refused
 
 logger = logging.getLogger("tinylink.health")
 _migrations = {"checked_at": None, "pending": None}
+# The first damage this process met, until a quick check finds the database
+# sound. Per process: a worker that never read a damaged page does not know.
+_damage = {"seen": None}
+_damage_lock = threading.Lock()
+DAMAGE_HINT = (
+    "The database is damaged ({problem}): run `manage.py check_integrity` to "
+    "see where, then `manage.py restore --latest` (docs/operations.md)."
+)
 
 
 def _ok(body=None, status_code=200):
@@ -55,14 +66,26 @@ def _open_pool(connection):
 
 
 def check_database():
+    """'ok' or 'unavailable': at once while the breaker knows the server is
+    down, else from a ping (whose answer may close the breaker)."""
+    if breaker.admit() == breaker.OPEN:
+        return "unavailable"
+    return ping_database()
+
+
+def ping_database():
+    """SELECT 1 within HEALTH_DB_TIMEOUT; its outcome goes to the breaker."""
+    engine = engine_for(DEFAULT_DB_ALIAS)
     try:
         _open_pool(connections[DEFAULT_DB_ALIAS])
-        engine_for(DEFAULT_DB_ALIAS).ping(timeout=settings.HEALTH_DB_TIMEOUT)
+        engine.ping(timeout=settings.HEALTH_DB_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("health: database check failed: %s", exc)
         # A broken pooled connection must not stay attached to this thread.
         connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+        breaker.record_failure(exc, engine)
         return "unavailable"
+    breaker.record_success()
     return "ok"
 
 
@@ -84,19 +107,58 @@ def check_migrations(now=None):
 
 def check_cache():
     try:
-        # A read of a key that is never written: exercises the connection
-        # without writing anything.
-        cache.get("tinylink:health:probe")
+        # PING, not a read: a key that anyone with access to Redis could
+        # have written is not something an anonymous probe should decode.
+        # The local-memory cache has no connection to check.
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if isinstance(backend, RedisCache):
+            backend._cache.get_client().ping()
     except Exception as exc:  # noqa: BLE001
         logger.warning("health: cache check failed: %s", exc)
         return "unavailable"
     return "ok"
 
 
+def database_damaged(exc):
+    """Remembers, for /health/full, an error that says the stored data is
+    damaged, and logs the first of them (retries do not help: people must
+    act, and one line with the traceback tells them how)."""
+    problem = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+    with _damage_lock:
+        first = _damage["seen"] is None
+        if first:
+            _damage["seen"] = problem
+    if first:
+        logging.getLogger("tinylink.unavailable").error(
+            DAMAGE_HINT.format(problem=problem),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+
+def check_storage():
+    """('ok', None), or ('damaged', hint) once this process has met damaged
+    data and a quick check of the database still finds it. The file is only
+    read then (a quick check reads every page): a sound one, restored,
+    clears it."""
+    problem = _damage["seen"]
+    if problem is None:
+        return "ok", None
+    if engine_for(DEFAULT_DB_ALIAS).damage() is None:
+        with _damage_lock:
+            _damage["seen"] = None
+        logger.warning("health: the database is sound again")
+        return "ok", None
+    return "damaged", DAMAGE_HINT.format(problem=problem)
+
+
 @never_cache
 @require_safe
 def ready(request):
-    checks = {"database": check_database(), "cache": check_cache()}
+    # Not the cache: without Redis the rate limits fail open and every
+    # request is still served, so an instance is ready without it. Taking
+    # them all out of service for a cache outage was the outage. The cache
+    # is in /health/full.
+    checks = {"database": check_database()}
     checks["migrations"] = (
         check_migrations() if checks["database"] == "ok" else "unknown"
     )
@@ -147,6 +209,7 @@ def full(request):
     checks["disk"] = status.disk_status()
     checks["worker"] = facts.worker_state
     checks["schedules"] = facts.schedules_state
+    checks["storage"], hint = check_storage()
     if checks["database"] != "ok":
         overall = "unhealthy"
     elif any(value != "ok" for value in checks.values()):
@@ -159,6 +222,7 @@ def full(request):
         "worker": _worker(facts),
         "schedules": _schedules(facts),
         "overdue_schedules": [schedule.kind for schedule in facts.overdue],
+        "hints": [hint] if hint else [],
         "version": version.VERSION,
         "commit": version.commit(),
         "uptime": version.format_uptime(version.uptime_seconds()),

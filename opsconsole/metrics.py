@@ -18,6 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from opsconsole.breaker import answers_without_database
 from opsconsole.monitoring import monitoring_allowed, monitoring_refused
 from opsconsole.opsmetrics import OperationsCollector
 
@@ -38,6 +39,7 @@ def _operations_registry():
     return registry
 
 
+@answers_without_database
 @never_cache
 def metrics_view(request):
     if not monitoring_allowed(request):

@@ -5,11 +5,13 @@ import re
 import time
 import uuid
 
+from django.db import DatabaseError
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import empty
 
-from links.errors import database_unavailable
-from opsconsole import health
+from links.errors import database_unavailable, unavailable_response
+from opsconsole import breaker, health
+from opsconsole.engines import engine_for
 from opsconsole.logging import monotonic_ms, request_id_var
 
 logger = logging.getLogger("tinylink.request")
@@ -81,14 +83,34 @@ class HealthProbeMiddleware:
 
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
-    """A view that cannot reach the database answers 503 with Retry-After.
+    """A view that cannot reach the database answers 503 with Retry-After,
+    and while the server is known to be down it answers so at once.
 
     A lost database server, a full connection pool or a SQLite writer that
     waited out its busy timeout are passing conditions, not bugs: a 500
     tells clients and load balancers that retrying is pointless, while 503
-    + Retry-After tells them to come back. The traceback still goes to the
-    log for the operator.
+    + Retry-After tells them to come back. After a failure to reach the
+    server, opsconsole.breaker spares the next requests the pool's timeout.
     """
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "answers_without_database", False):
+            return None
+        state = breaker.admit()
+        if state == breaker.CLOSED:
+            return None
+        if state == breaker.TRIAL and health.ping_database() == "ok":
+            return None
+        return unavailable_response(request)
+
     def process_exception(self, request, exception):
+        if not isinstance(exception, DatabaseError):
+            return None
+        engine = engine_for()
+        if engine.is_corrupt(exception):
+            # 503 rather than 500: the data is there to be restored, and
+            # /health/full says how.
+            health.database_damaged(exception)
+            return unavailable_response(request)
+        breaker.record_failure(exception, engine)
         return database_unavailable(request, exception)

@@ -49,6 +49,18 @@ def _cache_reachable(monkeypatch):
     monkeypatch.setattr(ratelimit, "_outage", {"skip_until": 0.0, "warned_at": None})
 
 
+@pytest.fixture(autouse=True)
+def _database_reachable(monkeypatch):
+    # The breaker, the once-a-minute traceback and damage met are per
+    # process; no test may inherit them from an earlier one.
+    from links import errors
+    from opsconsole import breaker, health
+
+    monkeypatch.setattr(breaker, "database", breaker.Breaker())
+    monkeypatch.setattr(errors, "_tracebacks", {"logged_at": None})
+    monkeypatch.setattr(health, "_damage", {"seen": None})
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """Pins the time the limiter reads, so no test can cross a window edge."""

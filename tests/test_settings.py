@@ -161,6 +161,20 @@ def test_a_bad_trusted_proxy_is_a_start_up_error(tmp_path):
     assert "TRUSTED_PROXIES" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seconds", ["0", "-1", "-0.5"])
+def test_a_breaker_interval_that_is_not_more_than_0_stops_start_up(tmp_path, seconds):
+    result = manage(
+        "check",
+        env={
+            "DATABASE_BREAKER_SECONDS": seconds,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+    assert result.returncode != 0
+    assert "DATABASE_BREAKER_SECONDS must be more than 0" in result.stderr
+
+
 def test_unsupported_database_url_is_refused(tmp_path):
     result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/x"})
     assert result.returncode != 0

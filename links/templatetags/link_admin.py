@@ -2,7 +2,7 @@
 
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.core.cache import cache
@@ -21,13 +21,25 @@ CACHE_KEY = "links:admin-summary"
 # PostgreSQL, 1 s on SQLite): done at most once a minute per cache, not on
 # every visit to the admin index.
 CACHE_SECONDS = 60
+SUMMARY_KEYS = {
+    "as_of",
+    "total",
+    "total_is_estimate",
+    "active",
+    "clicks_today",
+    "clicks_week",
+}
 
 
 @register.simple_tag
 def link_summary():
     """The numbers of the admin index's link summary, up to a minute old."""
     try:
-        summary = cache.get(CACHE_KEY)
+        summary = _from_cache(cache.get(CACHE_KEY))
+    except ValueError:
+        # Not JSON (planted, or pickled by an older TinyLink): a miss, and
+        # overwritten below.
+        summary = None
     except Exception as exc:  # noqa: BLE001 - any cache backend's error
         # The admin is where operators go during an incident: a Redis outage
         # must not take its index page down. Count without the cache.
@@ -36,8 +48,25 @@ def link_summary():
     if summary is None:
         summary = compute_summary()
         with contextlib.suppress(Exception):
-            cache.set(CACHE_KEY, summary, CACHE_SECONDS)
+            cache.set(CACHE_KEY, _to_cache(summary), CACHE_SECONDS)
     return summary
+
+
+def _to_cache(summary):
+    # The cache holds JSON (config.cache): the time as ISO 8601.
+    return {**summary, "as_of": summary["as_of"].isoformat()}
+
+
+def _from_cache(value):
+    """The summary a cached value holds, or None when it is not one (whoever
+    can write to the cache must not be able to break the admin index)."""
+    if not isinstance(value, dict) or value.keys() != SUMMARY_KEYS:
+        return None
+    try:
+        as_of = datetime.fromisoformat(value["as_of"])
+    except (TypeError, ValueError):
+        return None
+    return {**value, "as_of": as_of}
 
 
 def compute_summary():

@@ -61,6 +61,20 @@ class Engine:
     def pool_stats(self):
         return None
 
+    def is_unreachable(self, exc):
+        """True when the database error `exc` says the server cannot be
+        reached (opsconsole.breaker then answers 503 at once for a while);
+        False for one statement's failure. A local file is always there."""
+        return False
+
+    def drop_pooled_connections(self):
+        """Let go of pooled connections, which broke with the server."""
+
+    def is_corrupt(self, exc):
+        """True when the database error `exc` says the stored data is damaged:
+        no retry helps; check_integrity finds it and a restore repairs it."""
+        return False
+
     # --- data operations --------------------------------------------------------
 
     def operations_lock(self, kind):

@@ -10,6 +10,7 @@ from django.conf import settings
 from psycopg import sql
 
 import opsconsole.engines.pg_archive as pg_archive
+import opsconsole.engines.pg_outage as pg_outage
 from opsconsole.engines.base import Engine, Snapshot
 from opsconsole.errors import OpsError
 
@@ -48,6 +49,12 @@ class PostgreSQLEngine(Engine):
     def pool_stats(self):
         pool = getattr(self.connection, "pool", None)
         return pool.get_stats() if pool is not None else None
+
+    def is_unreachable(self, exc):
+        return pg_outage.is_unreachable(exc)
+
+    def drop_pooled_connections(self):
+        pg_outage.drop_pooled_connections(self.connection)
 
     # --- connections and tools -------------------------------------------------
 

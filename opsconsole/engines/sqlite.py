@@ -14,6 +14,8 @@ from opsconsole.errors import OpsError
 # Checked, never written to: a database on these may vanish on reboot.
 _TEMP_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108
 _BUSY_TIMEOUT_MS = 30_000
+# "database disk image is malformed", "file is not a database".
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
 def _connect(path, **kwargs):
@@ -51,6 +53,13 @@ class SQLiteEngine(Engine):
 
     def data_path(self):
         return self.path.parent
+
+    def is_corrupt(self, exc):
+        cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
+        # The primary result code: extended ones (SQLITE_CORRUPT_INDEX …)
+        # carry it in their low byte.
+        code = getattr(cause, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _DAMAGED
 
     def is_temporary_path(self):
         resolved = os.path.realpath(self.path)

@@ -123,8 +123,7 @@ def backup_dir(settings, tmp_path):
     return settings.BACKUP_DIR
 
 
-@pytest.fixture
-def server(transactional_db, tmp_path, proxy, backup_dir):
+def start_server(tmp_path, proxy, backup_dir, **env):
     # The test database, through the proxy. A server per test, not per
     # module: each test breaks its database connections, and reads the log
     # for the error that outage wrote, which an earlier test's would fake.
@@ -141,9 +140,16 @@ def server(transactional_db, tmp_path, proxy, backup_dir):
             "HEALTH_DB_TIMEOUT": "1",
             "DATABASE_CONNECT_TIMEOUT": "2",
             "DATABASE_POOL_TIMEOUT": "3",
+            **env,
         },
     )
     server.start()
+    return server
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, proxy, backup_dir):
+    server = start_server(tmp_path, proxy, backup_dir)
     yield server
     server.stop()
 
@@ -184,11 +190,7 @@ def test_probes_report_the_outage_and_recover_without_a_restart(server, proxy):
         503,
         {
             "status": "unavailable",
-            "checks": {
-                "database": "unavailable",
-                "cache": "ok",
-                "migrations": "unknown",
-            },
+            "checks": {"database": "unavailable", "migrations": "unknown"},
         },
     )
     status, body = probe(server, "/health/full")
@@ -272,3 +274,86 @@ def test_metrics_answer_during_the_outage_with_the_backups_on_disk(
     )
     # What only the database knows has no value while it is away.
     assert "tinylink_integrity_check_last_success" not in samples
+
+
+# The production default: what every request waited before its 503.
+POOL_TIMEOUT = 10.0
+BREAKER_SECONDS = 2.0
+# Long enough for several trials, and for the pool's reconnection backoff
+# (1, 2, 4, 8, 16 s ...) to have grown as in the outage that was reported.
+OUTAGE_SECONDS = 10 * BREAKER_SECONDS
+
+
+@pytest.fixture
+def outage_server(transactional_db, tmp_path, proxy, backup_dir):
+    server = start_server(
+        tmp_path,
+        proxy,
+        backup_dir,
+        DATABASE_POOL_TIMEOUT=str(POOL_TIMEOUT),
+        DATABASE_BREAKER_SECONDS=str(BREAKER_SECONDS),
+    )
+    yield server
+    server.stop()
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def test_an_outage_is_answered_at_once_logged_briefly_and_left_quickly(
+    outage_server, proxy
+):
+    server = outage_server
+    Link.objects.create(short_code="up", target_url="https://example.com/")
+    assert get(server, "/up")[0] == 302
+    logged_before = len(server.log_path.read_bytes())
+
+    proxy.cut()
+    cut_at = time.monotonic()
+    answers = []
+    while time.monotonic() - cut_at < OUTAGE_SECONDS:
+        answers.append(timed(lambda: get(server, "/up")[0]))
+        # Traffic of a few requests a second, not a busy loop on shared cores.
+        time.sleep(0.25)
+    (metrics_status, _, _), metrics_seconds = timed(
+        lambda: http_request(f"{server.url}/metrics", timeout=30)
+    )
+    (live_status, _), live_seconds = timed(lambda: get(server, "/health/live"))
+    outage_log = server.log_path.read_bytes()[logged_before:]
+    outage_seconds = time.monotonic() - cut_at
+    proxy.restore()
+    back, recovery_seconds = timed(
+        lambda: wait_for(lambda: get(server, "/up")[0] == 302, 6 * POOL_TIMEOUT)
+    )
+
+    slowest = max(seconds for _, seconds in answers)
+    measured = (
+        f"{len(answers)} answers in {outage_seconds:.1f}s, slowest {slowest:.1f}s; "
+        f"/metrics {metrics_seconds:.1f}s; {len(outage_log)} bytes of log; back "
+        f"after {recovery_seconds:.1f}s\n" + outage_log.decode(errors="replace")[-3000:]
+    )
+    # Every request of the outage is a 503, and none waits anywhere near the
+    # pool's timeout: after the first failure the breaker answers at once,
+    # and its one trial every BREAKER_SECONDS waits HEALTH_DB_TIMEOUT at most.
+    assert {status for status, _ in answers} == {503}, measured
+    assert slowest < POOL_TIMEOUT / 2, measured
+    # The scrape and liveness do not wait for the database either.
+    assert (metrics_status, live_status) == (200, 200), measured
+    assert max(metrics_seconds, live_seconds) < POOL_TIMEOUT / 2, measured
+    # One line per failed attempt to reach the database (the first failure
+    # and each trial), one traceback; 40 requests logged 170 ERROR records
+    # and 510 KB before.
+    records = [
+        json.loads(line) for line in outage_log.splitlines() if line.startswith(b"{")
+    ]
+    errors = [record for record in records if record["level"] == "ERROR"]
+    assert len(errors) <= 1 + outage_seconds / BREAKER_SECONDS, measured
+    assert len([record for record in records if "exc_info" in record]) <= 1, measured
+    assert len(outage_log) < len(answers) * 1024, measured
+    # Back by the next trial, once the database is (it took ~40 s: the
+    # pool's reconnection backoff had grown to 30 s and more).
+    assert back, measured
+    assert recovery_seconds < 2 * BREAKER_SECONDS + 1, measured

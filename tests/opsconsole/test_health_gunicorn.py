@@ -23,7 +23,7 @@ WORKERS = 3
 PROBES_PER_WAVE = 24
 READY = {
     "status": "ok",
-    "checks": {"database": "ok", "cache": "ok", "migrations": "ok"},
+    "checks": {"database": "ok", "migrations": "ok"},
 }
 
 

@@ -72,11 +72,13 @@ def test_a_redirect_that_cannot_count_its_click_is_503_json(client, link, caplog
         "details": {},
         "request_id": response["X-Request-ID"],
     }
-    # The operator gets the cause with its traceback.
+    # The operator gets the cause in one line, with its traceback (the first
+    # of the minute).
     [record] = [r for r in caplog.records if r.name == "tinylink.unavailable"]
-    assert record.getMessage() == "database unavailable: OperationalError"
+    assert record.getMessage().startswith("database unavailable: OperationalError: ")
     assert record.exc_info is not None
-    # Nothing was counted, and the lock gone, the link works and counts again.
+    # Nothing was counted, and the lock gone, the link works and counts again:
+    # a lock timeout is not an outage, so the breaker did not open.
     link.refresh_from_db()
     assert link.click_count == 0
     assert client.get("/up").status_code == 302
@@ -108,3 +110,15 @@ def test_an_api_write_that_cannot_reach_the_database_is_503_in_the_envelope(
     assert response.json()["error"]["code"] == "unavailable"
     link.refresh_from_db()
     assert link.target_url == "https://example.com/"
+
+
+def test_each_failure_is_one_line_and_the_traceback_comes_once_a_minute(
+    client, link, caplog
+):
+    with writers_blocked(), caplog.at_level(logging.INFO):
+        statuses = [client.get("/up", **JSON).status_code for _ in range(3)]
+    assert statuses == [503] * 3
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Not Django's "Service Unavailable" besides: one record per failure.
+    assert [r.name for r in errors] == ["tinylink.unavailable"] * 3
+    assert [r.exc_info is not None for r in errors] == [True, False, False]
