@@ -3,6 +3,7 @@ login pages, the cool-off, the page a locked-out client sees, the log line of
 every failed sign-in, and the commands an operator unlocks with."""
 
 import io
+import ipaddress
 import logging
 from datetime import timedelta
 
@@ -172,8 +173,8 @@ def test_a_json_client_gets_the_error_envelope(client, staff):
 
 
 def test_the_client_address_comes_from_the_trusted_proxy(client, staff, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.2"
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network(f"{proxy}/32")]
     fail(client, 5, ip=proxy, HTTP_X_FORWARDED_FOR=CLIENT)
     # Another client behind the same proxy is not locked out by the first ...
     other = sign_in(client, "bob", WRONG, ip=proxy, HTTP_X_FORWARDED_FOR=OTHER_CLIENT)
