@@ -12,10 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
-from botocore.config import Config as BotoConfig
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.storages import backup_storage
 from opsconsole.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -338,36 +338,12 @@ BACKUP_DECRYPTION_KEY = os.environ.get("BACKUP_DECRYPTION_KEY", "")
 RESTORE_TEST_DATABASE = env.str("RESTORE_TEST_DATABASE", default="")
 # zstd level for new backups (1 fast … 19 small); 0 stores them uncompressed.
 BACKUP_COMPRESSION_LEVEL = env.int("BACKUP_COMPRESSION_LEVEL", default=3)
-if BACKUP_STORE_URL.startswith("s3://"):
-    _bucket, _, _prefix = BACKUP_STORE_URL[len("s3://") :].partition("/")
-    _s3_timeout = env.int("BACKUP_S3_TIMEOUT", default=10)
-    STORAGES["backups"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": _bucket,
-            "location": _prefix.strip("/"),
-            "endpoint_url": env.str("BACKUP_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("BACKUP_S3_REGION", default="") or None,
-            "file_overwrite": False,
-            "default_acl": None,
-            "querystring_auth": False,
-            # Seconds, not minutes of retries, before one clear line.
-            "client_config": BotoConfig(
-                connect_timeout=_s3_timeout,
-                read_timeout=_s3_timeout * 6,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
-        },
-    }
-elif BACKUP_STORE_URL:
-    raise ImproperlyConfigured(
-        f"BACKUP_STORE_URL must be empty (BACKUP_DIR) or s3://bucket/prefix, "
-        f"got {BACKUP_STORE_URL!r}."
-    )
-else:  # BACKUP_DIR (read when the store is opened), files 0600, dirs 0700
-    STORAGES["backups"] = {
-        "BACKEND": "opsconsole.backups.store.DurableFileSystemStorage"
-    }
+STORAGES["backups"] = backup_storage(
+    BACKUP_STORE_URL,
+    endpoint_url=env.str("BACKUP_S3_ENDPOINT_URL", default=""),
+    region=env.str("BACKUP_S3_REGION", default=""),
+    timeout=env.int("BACKUP_S3_TIMEOUT", default=10),
+)
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
 # Manifests are signed (HMAC) with this key, else one derived from SECRET_KEY;
 # rotation keeps the old key in the fallbacks. Read as is, like SECRET_KEY.

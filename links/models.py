@@ -20,8 +20,7 @@ from links.targets import (
 # code look for the app's models.
 from links.tokens import ApiToken, ApiTokenQuerySet  # noqa: F401
 
-# Fresh random codes tried before giving up: with 62**7 codes, eight misses in
-# a row mean something else is wrong.
+# Fresh codes tried before giving up: 8 misses in 62**7 mean something is wrong.
 GENERATE_ATTEMPTS = 8
 
 
