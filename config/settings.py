@@ -15,6 +15,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.api import REST_FRAMEWORK, SPECTACULAR_SETTINGS  # noqa: F401
 from config.storages import backup_storage
 from opsconsole.logging import logging_config
 
@@ -287,41 +288,17 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Bulk create takes up to 1,000 links of up to 2 KB each.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 2**20)
 
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "links.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["links.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "links.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
-    # ?format= belongs to the QR endpoint (png/svg), not to DRF's renderer
-    # negotiation.
-    "URL_FORMAT_OVERRIDE": None,
-}
 # /api/docs and /api/schema for anyone; off: staff only. Public only in DEBUG.
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
-SPECTACULAR_SETTINGS = {
-    "TITLE": "TinyLink API",
-    "DESCRIPTION": (
-        "Links API of TinyLink. Authenticate with `Authorization: Token <key>` "
-        "(`manage.py create_api_token USER`). Every error is "
-        '`{"error": {"code", "message", "details", "request_id"}}`.'
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-}
 
 # Seconds between each process's looks for a restore (links/click_hold.py).
 CLICK_HOLD_CHECK_SECONDS = env.float("CLICK_HOLD_CHECK_SECONDS", default=1.0)
+# The redirect's caches (docs/performance.md): codes kept per process, seconds
+# between looks at the links' version (an edit is seen within that), seconds
+# between writes of buffered clicks (0: each click written before answering).
+LINK_CACHE_SIZE = env.int("LINK_CACHE_SIZE", default=10_000)
+LINK_CACHE_CHECK_SECONDS = env.float("LINK_CACHE_CHECK_SECONDS", default=0.5)
+CLICK_FLUSH_SECONDS = env.float("CLICK_FLUSH_SECONDS", default=0.5)
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))

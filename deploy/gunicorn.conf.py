@@ -54,6 +54,14 @@ def on_starting(server):
     os.makedirs(metrics_dir, exist_ok=True)
 
 
+def worker_exit(server, worker):
+    # Clicks are buffered per process (links/clickbuffer.py): written before
+    # a worker goes, whether stopped, recycled by max_requests or reloaded.
+    from links import clickbuffer
+
+    clickbuffer.flush_at_exit()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -21,3 +21,13 @@ REDIRECT_RESULTS = {
     result: REDIRECTS.labels(result)
     for result in ("redirect", "not_found", "gone", "rate_limited")
 }
+# Buffered clicks (links/clickbuffer.py), summed over processes at scrape.
+CLICKS_WRITTEN = Counter("tinylink_clicks_written", "Clicks written to the database.")
+CLICKS_DROPPED = Counter(
+    "tinylink_clicks_dropped",
+    "Clicks not written: their link was deleted (or is not in restored data).",
+)
+CLICK_FLUSH_FAILURES = Counter(
+    "tinylink_click_flush_failures",
+    "Batches of clicks that could not be written yet (kept for the next try).",
+)

@@ -16,8 +16,11 @@ from links.targets import (
     validate_target_url,
 )
 
-# Defined in their own module; imported here, where Django and the rest of the
-# code look for the app's models.
+# Defined in their own modules; imported here, where Django and the rest of
+# the code look for the app's models.
+# isort: split
+from links.daily import LinkDailyClicks  # noqa: F401
+from links.lookup import LinkVersion, links_changed  # noqa: F401
 from links.tokens import ApiToken, ApiTokenQuerySet  # noqa: F401
 
 # Fresh codes tried before giving up: 8 misses in 62**7 mean something is wrong.
@@ -92,6 +95,19 @@ class LinkQuerySet(models.QuerySet):
         deleted, by_model = super().delete()
         LINKS_DELETED.inc(by_model.get(self.model._meta.label, 0))
         return deleted, by_model
+
+    # Every write a redirect would notice reaches the lookup caches (deletes
+    # through the post_delete signal, which cascades send too).
+    def update(self, **kwargs):
+        changed = super().update(**kwargs)
+        if changed and not COUNTER_FIELDS.issuperset(kwargs):
+            links_changed(self.db)
+        return changed
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        links_changed(self.db)
+        return created
 
     def owned_by(self, user):
         return self.filter(owner=user)
@@ -274,6 +290,8 @@ class Link(models.Model):
                 if not f.primary_key and f.name not in COUNTER_FIELDS
             ]
         super().save(*args, **kwargs)
+        if not COUNTER_FIELDS.issuperset(kwargs.get("update_fields") or ["*"]):
+            links_changed(kwargs.get("using") or self._state.db)
         (LINKS_UPDATED if updating else LINKS_CREATED).inc()
 
     def get_absolute_url(self):
@@ -372,29 +390,3 @@ class Link(models.Model):
             if type(self).objects.filter(short_code=self.short_code).exists():
                 raise ShortCodeTaken(self.short_code) from None
             raise
-
-
-class LinkDailyClicks(models.Model):
-    """Clicks of one link on one UTC day: a time series without a row per click."""
-
-    link = models.ForeignKey(
-        Link, on_delete=models.CASCADE, related_name="daily_clicks"
-    )
-    day = models.DateField()
-    clicks = models.BigIntegerField(default=0)
-
-    class Meta:
-        verbose_name_plural = "link daily clicks"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["link", "day"], name="daily_clicks_link_day"
-            ),
-            models.CheckConstraint(
-                condition=Q(clicks__gte=0), name="daily_clicks_non_negative"
-            ),
-        ]
-        # Clicks today / last 7 days across all links (admin summary).
-        indexes = [models.Index(fields=["day"], name="daily_clicks_day")]
-
-    def __str__(self):
-        return f"{self.link_id} {self.day}: {self.clicks}"

@@ -72,6 +72,11 @@ class Breaker:
 database = Breaker()
 
 
+def closed():
+    """Nothing known to be wrong with the database (no lock, no side effect)."""
+    return database._retry_at is None
+
+
 def admit():
     return database.admit(settings.DATABASE_BREAKER_SECONDS)
 

@@ -30,8 +30,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         start = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
         request.request_id = request_id
         token = request_id_var.set(request_id)
         try:
@@ -43,19 +42,30 @@ class RequestIdMiddleware:
             user_id = None
             if user is not None and getattr(user, "_wrapped", empty) is not empty:
                 user_id = getattr(user, "pk", None)
-            logger.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": monotonic_ms(start),
-                    "user_id": user_id,
-                },
-            )
+            log_request(request, response.status_code, start, user_id)
             return response
         finally:
             request_id_var.reset(token)
+
+
+def request_id_from(incoming):
+    """The proxy's X-Request-ID when well formed, else a new one."""
+    return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def log_request(request, status, start, user_id=None):
+    """The one JSON line per request (also written by config.fastpath)."""
+    logger.info(
+        "request",
+        extra={
+            "request_id": request.request_id,
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": monotonic_ms(start),
+            "user_id": user_id,
+        },
+    )
 
 
 class HealthProbeMiddleware:

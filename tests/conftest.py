@@ -25,13 +25,30 @@ def _private_backup_staging(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _no_held_clicks(settings, monkeypatch):
-    # Each test starts with nothing held and looks at the restore flag anew;
-    # the restores tests run look for it often, so they need not wait long.
-    from links import click_hold
+    # Each test starts with nothing pending and looks at the restore flag
+    # anew; the restores tests run look for it often, so they need not wait.
+    from links import click_hold, clickbuffer
 
     settings.CLICK_HOLD_CHECK_SECONDS = 0.05
     monkeypatch.setattr(click_hold, "_state", {"checked_at": None, "holding": False})
-    monkeypatch.setattr(click_hold, "_held", {})
+    monkeypatch.setattr(clickbuffer, "_pending", {})
+
+
+@pytest.fixture(autouse=True)
+def _exact_redirect_caches(settings):
+    # In-process tests read counts and edits right after a request, inside a
+    # transaction that never commits (so the links' version, bumped on
+    # commit, never moves): clicks are written before the redirect answers
+    # and no link is cached. The buffered, cached defaults have tests of
+    # their own (tests/links/test_clickbuffer.py, test_lookup.py).
+    from links import lookup
+
+    settings.CLICK_FLUSH_SECONDS = 0
+    settings.LINK_CACHE_SIZE = 0
+    settings.LINK_CACHE_CHECK_SECONDS = 0
+    lookup.forget_all()
+    yield
+    lookup.forget_all()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from links import lookup
 from links.click_hold import hold_clicks
 from opsconsole.backups.create import create_backup
 from opsconsole.backups.locks import operation_lock
@@ -123,6 +124,10 @@ def restore_backup(
             counts = engine.table_row_counts(manifest["row_counts"])
             mismatches = compare_counts(manifest["row_counts"], counts)
             applied = _apply_pending_migrations(alias) if apply_migrations else []
+            # Each process caches links of the data just replaced: a new
+            # version empties every cache (after the migrations create it).
+            lookup.bump_version(alias)
+            lookup.forget_all()
             # After the migrations: an older backup's run table may lack
             # columns the code writes.
             _rewrite_history(alias, verified.backup, replaced)

@@ -57,7 +57,29 @@ def writers_blocked():
 
 @pytest.fixture
 def link(transactional_db):
-    return Link.objects.create(short_code="up", target_url="https://example.com/")
+    # With a click limit: its click is counted in the database before the
+    # redirect answers (an unlimited link's waits in memory and redirects:
+    # test_an_unlimited_link_redirects_while_its_click_waits).
+    return Link.objects.create(
+        short_code="up", target_url="https://example.com/", max_clicks=1000
+    )
+
+
+def test_an_unlimited_link_redirects_while_its_click_waits(client, transactional_db):
+    from links import clickbuffer
+
+    free = Link.objects.create(short_code="free", target_url="https://example.com/")
+    with writers_blocked():
+        response = client.get("/free", **JSON)
+        assert response.status_code == 302
+        assert clickbuffer.pending() == 1
+    free.refresh_from_db()
+    assert free.click_count == 0
+    # The next write (here the next click; the flusher thread in a server)
+    # brings both in.
+    assert client.get("/free").status_code == 302
+    free.refresh_from_db()
+    assert (free.click_count, clickbuffer.pending()) == (2, 0)
 
 
 def test_a_redirect_that_cannot_count_its_click_is_503_json(client, link, caplog):

@@ -1,0 +1,224 @@
+"""Clicks counted in memory and written in batches: the redirect's only write.
+
+A redirect adds its click here (a dict update under a lock); a thread of the
+process writes what has gathered every CLICK_FLUSH_SECONDS, in one
+transaction: one UPDATE per link (click_count + n, last_access_at) and one
+upsert per link and day. Increments are added in the database, never
+read-modify-written, so any number of processes and hosts can flush at once.
+
+Nothing is lost on a graceful stop: gunicorn's worker_exit hook (graceful
+shutdown, max_requests recycling, reload) and atexit flush what is pending.
+A failed write keeps the clicks pending for the next try. `kill -9` of a
+process loses at most the clicks of its last CLICK_FLUSH_SECONDS.
+
+While a restore holds clicks (links.click_hold) nothing is written: the
+clicks wait here, and are written into the restored data once it is done,
+only to links that it has with the same id and code.
+
+Links with a click limit are not counted here: links.clicks.record_click
+counts them in the database at once, so the limit is never overshot.
+CLICK_FLUSH_SECONDS = 0 writes every click before the redirect answers.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from links import click_hold
+from links.metrics import CLICK_FLUSH_FAILURES, CLICKS_DROPPED, CLICKS_WRITTEN
+from links.models import LinkDailyClicks
+
+logger = logging.getLogger("tinylink.clicks")
+WARN_EVERY_SECONDS = 60
+_lock = threading.Lock()  # guards _pending
+_flush_lock = threading.Lock()  # one flush at a time per process
+# (link id, short code) -> [clicks, last click time, {day: clicks}]
+_pending = {}
+_flusher = {"pid": None, "warned_at": None}
+
+
+def add(link, now):
+    """Count one click of `link` (anything with .pk and .short_code)."""
+    key = (link.pk, link.short_code)
+    with _lock:
+        entry = _pending.get(key)
+        if entry is None:
+            entry = _pending[key] = [0, now, defaultdict(int)]
+        entry[0] += 1
+        if now > entry[1]:
+            entry[1] = now
+        entry[2][now.date()] += 1
+    if settings.CLICK_FLUSH_SECONDS <= 0:
+        flush()
+    # Also with write-through: clicks held back by a restore need the thread.
+    if _pending and _flusher["pid"] != os.getpid():
+        _start_flusher()
+
+
+def pending():
+    """Clicks counted but not yet written, in this process."""
+    with _lock:
+        return sum(entry[0] for entry in _pending.values())
+
+
+def flush():
+    """Write the pending clicks; returns (written, dropped). While a restore
+    holds clicks, or when the database fails, they stay pending."""
+    with _flush_lock:
+        if not _pending or click_hold.holding():
+            return 0, 0
+        batch = _take()
+        try:
+            written, dropped = _write(batch)
+        except DatabaseError as exc:
+            _put_back(batch)
+            CLICK_FLUSH_FAILURES.inc()
+            _warn(exc)
+            return 0, 0
+    CLICKS_WRITTEN.inc(written)
+    if dropped:
+        CLICKS_DROPPED.inc(dropped)
+        logger.warning(
+            "%s click(s) were of links that no longer exist (deleted, or not "
+            "in restored data); they were not counted",
+            dropped,
+        )
+    return written, dropped
+
+
+def _take():
+    global _pending
+    with _lock:
+        batch, _pending = _pending, {}
+    return batch
+
+
+def _put_back(batch):
+    with _lock:
+        for key, (count, last_at, days) in batch.items():
+            entry = _pending.setdefault(key, [0, last_at, defaultdict(int)])
+            entry[0] += count
+            entry[1] = max(entry[1], last_at)
+            for day, clicks in days.items():
+                entry[2][day] += clicks
+
+
+def _write(batch):
+    ops = connection.ops
+    links = "links_link"
+    daily = ops.quote_name(LinkDailyClicks._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Only to the link with this id AND code: after a restore or a delete
+        # an id may belong to another link, which must not get its clicks.
+        ids = [pk for pk, _ in batch]
+        present = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT id, short_code FROM {links} WHERE id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            present.update(cursor.fetchall())
+        kept = {key: entry for key, entry in batch.items() if key in present}
+        if kept:
+            cursor.executemany(
+                f"UPDATE {links} SET click_count = click_count + %s, "  # noqa: S608
+                "last_access_at = CASE WHEN last_access_at IS NULL "
+                "OR last_access_at < %s THEN %s ELSE last_access_at END "
+                "WHERE id = %s",
+                [
+                    (count, at, at, pk)
+                    for (pk, _), (count, last_at, _) in kept.items()
+                    for at in [ops.adapt_datetimefield_value(last_at)]
+                ],
+            )
+            # The same statement on SQLite (>= 3.24) and PostgreSQL; the WHERE
+            # is what SQLite needs to read ON CONFLICT as the upsert's.
+            cursor.executemany(
+                f"INSERT INTO {daily} (link_id, day, clicks) "  # noqa: S608
+                f"SELECT id, %s, %s FROM {links} WHERE id = %s "
+                f"ON CONFLICT (link_id, day) DO UPDATE SET clicks = {daily}.clicks + "
+                "excluded.clicks",
+                [
+                    (ops.adapt_datefield_value(day), clicks, pk)
+                    for (pk, _), (_, _, days) in kept.items()
+                    for day, clicks in days.items()
+                ],
+            )
+    written = sum(entry[0] for entry in kept.values())
+    return written, sum(entry[0] for entry in batch.values()) - written
+
+
+def _warn(exc):
+    now = time.monotonic()
+    warned_at = _flusher["warned_at"]
+    if warned_at is None or now - warned_at >= WARN_EVERY_SECONDS:
+        _flusher["warned_at"] = now
+        logger.error(
+            "%s click(s) could not be written yet and wait in memory: %s: %s",
+            pending(),
+            exc.__class__.__name__,
+            exc,
+        )
+
+
+def _start_flusher():
+    with _lock:
+        if _flusher["pid"] == os.getpid():
+            return
+        _flusher["pid"] = os.getpid()
+    threading.Thread(target=_run, name="tinylink-click-flusher", daemon=True).start()
+
+
+def _run():
+    while True:
+        time.sleep(settings.CLICK_FLUSH_SECONDS or settings.CLICK_HOLD_CHECK_SECONDS)
+        try:
+            flush()
+        except Exception:
+            logger.exception("writing clicks failed")
+        finally:
+            # Back to the pool between flushes; SQLite reopens cheaply.
+            connection.close()
+
+
+def flush_at_exit():
+    """The last flush of a process (gunicorn's worker_exit, atexit)."""
+    if not _pending:
+        return
+    # A restore that still holds clicks would keep them from being written;
+    # this process is going away, so they are written to whatever data is
+    # there rather than lost (and only to links with the same id and code).
+    with _flush_lock:
+        batch = _take()
+        try:
+            written, dropped = _write(batch)
+        except DatabaseError as exc:
+            logger.error(
+                "%s click(s) lost at exit: %s",
+                sum(e[0] for e in batch.values()),
+                exc,
+            )
+            return
+    if written:
+        logger.info("%s pending click(s) written at exit", written)
+    if dropped:
+        logger.warning("%s pending click(s) of deleted links dropped at exit", dropped)
+
+
+def _after_fork():
+    # A forked child starts with its own, empty buffer and its own flusher.
+    global _lock, _flush_lock, _pending
+    _lock, _flush_lock, _pending = threading.Lock(), threading.Lock(), {}
+    _flusher["pid"] = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
+atexit.register(flush_at_exit)
