@@ -178,7 +178,9 @@ def _start_flusher():
 
 
 def _run():
-    while True:
+    pid = os.getpid()
+    # Ends when the process no longer counts it as its thread (tests).
+    while _flusher["pid"] == pid:
         time.sleep(settings.CLICK_FLUSH_SECONDS or settings.CLICK_HOLD_CHECK_SECONDS)
         try:
             flush()

@@ -32,6 +32,9 @@ def _no_held_clicks(settings, monkeypatch):
     settings.CLICK_HOLD_CHECK_SECONDS = 0.05
     monkeypatch.setattr(click_hold, "_state", {"checked_at": None, "holding": False})
     monkeypatch.setattr(clickbuffer, "_pending", {})
+    yield
+    # A flusher thread a test started stops at its next turn.
+    clickbuffer._flusher["pid"] = None
 
 
 @pytest.fixture(autouse=True)
