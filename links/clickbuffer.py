@@ -36,6 +36,7 @@ from links.models import LinkDailyClicks
 
 logger = logging.getLogger("tinylink.clicks")
 WARN_EVERY_SECONDS = 60
+EXIT_ATTEMPTS = 5
 _lock = threading.Lock()  # guards _pending
 _flush_lock = threading.Lock()  # one flush at a time per process
 # (link id, short code) -> [clicks, last click time, {day: clicks}]
@@ -109,51 +110,78 @@ def _put_back(batch):
                 entry[2][day] += clicks
 
 
+CHUNK = 500  # links per statement: 1,500 parameters, well within both limits
+
+
 def _write(batch):
+    """One transaction; per chunk of links three statements: lock (and find)
+    the links, one UPDATE of their counters, one upsert of their days."""
     ops = connection.ops
-    links = "links_link"
     daily = ops.quote_name(LinkDailyClicks._meta.db_table)
+    # In id order, locked first: flushes of other processes then wait for
+    # each other instead of deadlocking. SQLite has one writer anyway.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    keys = sorted(batch)
+    written = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        # Only to the link with this id AND code: after a restore or a delete
-        # an id may belong to another link, which must not get its clicks.
-        ids = [pk for pk, _ in batch]
-        present = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+        for start in range(0, len(keys), CHUNK):
+            ids = [pk for pk, _ in keys[start : start + CHUNK]]
             cursor.execute(
-                f"SELECT id, short_code FROM {links} WHERE id IN ({marks})",  # noqa: S608
-                chunk,
+                "SELECT id, short_code FROM links_link "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id{lock}",
+                ids,
             )
-            present.update(cursor.fetchall())
-        kept = {key: entry for key, entry in batch.items() if key in present}
-        if kept:
-            cursor.executemany(
-                f"UPDATE {links} SET click_count = click_count + %s, "  # noqa: S608
-                "last_access_at = CASE WHEN last_access_at IS NULL "
-                "OR last_access_at < %s THEN %s ELSE last_access_at END "
-                "WHERE id = %s",
-                [
-                    (count, at, at, pk)
-                    for (pk, _), (count, last_at, _) in kept.items()
-                    for at in [ops.adapt_datetimefield_value(last_at)]
-                ],
+            # Only to the link with this id AND code: after a restore or a
+            # delete an id may belong to another link, which must not get
+            # its clicks.
+            kept = [
+                (key, batch[key])
+                for key in map(tuple, cursor.fetchall())
+                if key in batch
+            ]
+            if not kept:
+                continue
+            counts = [
+                value
+                for (pk, _), (count, last_at, _) in kept
+                for value in (pk, count, ops.adapt_datetimefield_value(last_at))
+            ]
+            cursor.execute(
+                "UPDATE links_link SET click_count = links_link.click_count + v.n, "  # noqa: S608
+                "last_access_at = CASE WHEN links_link.last_access_at IS NULL "
+                "OR links_link.last_access_at < v.at THEN v.at "
+                "ELSE links_link.last_access_at END "
+                f"FROM ({_rows(len(kept), 'id', 'n', 'at')}) AS v "
+                "WHERE links_link.id = v.id",
+                counts,
             )
-            # The same statement on SQLite (>= 3.24) and PostgreSQL; the WHERE
-            # is what SQLite needs to read ON CONFLICT as the upsert's.
-            cursor.executemany(
+            days = [
+                value
+                for (pk, _), (_, _, by_day) in kept
+                for day in sorted(by_day)
+                for value in (pk, ops.adapt_datefield_value(day), by_day[day])
+            ]
+            # The same statement on SQLite (>= 3.24) and PostgreSQL; the
+            # WHERE is what SQLite needs to read ON CONFLICT as the upsert's.
+            cursor.execute(
                 f"INSERT INTO {daily} (link_id, day, clicks) "  # noqa: S608
-                f"SELECT id, %s, %s FROM {links} WHERE id = %s "
-                f"ON CONFLICT (link_id, day) DO UPDATE SET clicks = {daily}.clicks + "
-                "excluded.clicks",
-                [
-                    (ops.adapt_datefield_value(day), clicks, pk)
-                    for (pk, _), (_, _, days) in kept.items()
-                    for day, clicks in days.items()
-                ],
+                "SELECT v.id, v.day, v.n "
+                f"FROM ({_rows(len(days) // 3, 'id', 'day', 'n')}) AS v "
+                "WHERE true ON CONFLICT (link_id, day) DO UPDATE SET "
+                f"clicks = {daily}.clicks + excluded.clicks",
+                days,
             )
-    written = sum(entry[0] for entry in kept.values())
+            written += sum(entry[0] for _, entry in kept)
     return written, sum(entry[0] for entry in batch.values()) - written
+
+
+def _rows(count, *names):
+    """SELECT %s AS a, %s AS b UNION ALL SELECT %s, %s ...: rows of values
+    that SQLite and PostgreSQL both read (SQLite's VALUES cannot name its
+    columns)."""
+    first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
+    rest = " UNION ALL SELECT " + ", ".join(["%s"] * len(names))
+    return first + rest * (count - 1)
 
 
 def _warn(exc):
@@ -181,7 +209,8 @@ def _run():
     pid = os.getpid()
     # Ends when the process no longer counts it as its thread (tests).
     while _flusher["pid"] == pid:
-        time.sleep(settings.CLICK_FLUSH_SECONDS or settings.CLICK_HOLD_CHECK_SECONDS)
+        interval = settings.CLICK_FLUSH_SECONDS or settings.CLICK_HOLD_CHECK_SECONDS
+        time.sleep(max(interval, 0.05))
         try:
             flush()
         except Exception:
@@ -200,15 +229,20 @@ def flush_at_exit():
     # there rather than lost (and only to links with the same id and code).
     with _flush_lock:
         batch = _take()
-        try:
-            written, dropped = _write(batch)
-        except DatabaseError as exc:
-            logger.error(
-                "%s click(s) lost at exit: %s",
-                sum(e[0] for e in batch.values()),
-                exc,
-            )
-            return
+        for attempt in range(EXIT_ATTEMPTS):
+            try:
+                written, dropped = _write(batch)
+                break
+            except DatabaseError as exc:
+                if attempt + 1 == EXIT_ATTEMPTS:
+                    logger.error(
+                        "%s click(s) lost at exit: %s",
+                        sum(e[0] for e in batch.values()),
+                        exc,
+                    )
+                    return
+                # A lock conflict or a blip passes; there is no next flush.
+                time.sleep(0.2 * (attempt + 1))
     if written:
         logger.info("%s pending click(s) written at exit", written)
     if dropped:
