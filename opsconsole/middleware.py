@@ -56,7 +56,7 @@ def request_id_from(incoming):
     (`random` is reseeded in every forked worker)."""
     if _VALID_REQUEST_ID.match(incoming):
         return incoming
-    return f"{random.getrandbits(128):032x}"  # noqa: S311 - see above
+    return f"{random.getrandbits(128):032x}"
 
 
 def log_request(request, status, start, user_id=None):
