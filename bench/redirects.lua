@@ -16,9 +16,11 @@
 -- flight at the stop, or lost to a socket error), and bench/redirects.py
 -- turns a non-zero remainder into a bound instead of an equality.
 --
--- A request made after the window anyway (wrk reconnects after a socket
--- error and then sends without asking delay()) goes to /health/live, which
--- counts nothing and answers 200, an answer no redirect request gets.
+-- A request made after the window anyway goes to /health/live, which counts
+-- nothing and answers 200, an answer no redirect request gets. That happens
+-- when delay() let a request through just before the window closed, and
+-- when wrk reconnects after a socket error (it then sends without asking
+-- delay()).
 
 local ffi = require("ffi")
 ffi.cdef [[

@@ -227,7 +227,7 @@ def _answers(url):
         return False
 
 
-OPTIONS = {"window_s": 1, "drain_s": 1, "connections": 8, "threads": 2, "seed": 3}
+OPTIONS = {"window_s": 1, "drain_s": 2, "connections": 8, "threads": 2, "seed": 3}
 
 
 @pytest.mark.slow
@@ -237,7 +237,10 @@ def test_lua_counts_every_redirect_it_sent_as_answered(wrk_binary, bare_server):
     tally = result["tally"]
     assert tally["redirects"] > 0
     assert tally["sent"] == tally["redirects"]
-    assert (result["unanswered"], tally["other"], tally["late"]) == (0, 0, 0)
+    assert (result["unanswered"], tally["other"]) == (0, 0)
+    # Requests let through by delay() just before the window closed go to
+    # /health/live; each must have had its 200.
+    assert tally["health"] == tally["late"]
     assert result["rps"] == tally["on_time"] / OPTIONS["window_s"]
 
 
