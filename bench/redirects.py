@@ -226,8 +226,14 @@ def click_sums(engine, env):
 
 def seed(env, size):
     started = time.perf_counter()
-    out = manage(env, "seed_links", f"--count={size}", f"--owner={OWNER}",
-                 f"--prefix={PREFIX}", "--json")  # fmt: skip
+    out = manage(
+        env,
+        "seed_links",
+        f"--count={size}",
+        f"--owner={OWNER}",
+        f"--prefix={PREFIX}",
+        "--json",
+    )
     # The last line: the slow-query log may write to stdout before it.
     result = json.loads(out.strip().splitlines()[-1])
     return {**result, "wall_s": time.perf_counter() - started}
@@ -244,8 +250,12 @@ def time_api(url, key):
         status, body = http_get(url + "/api/links", headers)
         times.append(time.perf_counter() - started)
     count = json.loads(body).get("count") if status == 200 else None
-    return {"status": status, "count": count, "times_s": times,
-            "median_s": statistics.median(times)}  # fmt: skip
+    return {
+        "status": status,
+        "count": count,
+        "times_s": times,
+        "median_s": statistics.median(times),
+    }
 
 
 def measure_export(env, tmpdir):
@@ -256,8 +266,12 @@ def measure_export(env, tmpdir):
     wall, peak, _, out = run_measured([*command, f"-o={target}"], env)
     target.unlink(missing_ok=True)
     _, startup_peak, _, _ = run_measured([sys.executable, "manage.py", "check"], env)
-    return {"wall_s": wall, "peak_rss": peak, "startup_peak_rss": startup_peak,
-            "output": out.strip()}  # fmt: skip
+    return {
+        "wall_s": wall,
+        "peak_rss": peak,
+        "startup_peak_rss": startup_peak,
+        "output": out.strip(),
+    }
 
 
 def measure_engine(engine, args, env, tmpdir):

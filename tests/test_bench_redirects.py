@@ -102,9 +102,15 @@ def test_wrk_runs_longer_than_the_window_and_passes_the_codes(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/wrk")
 
     command = wrk_command(
-        "http://127.0.0.1:1", links=1000, prefix="bench", window_s=10,
-        drain_s=2.5, connections=64, threads=2, seed=7,
-    )  # fmt: skip
+        "http://127.0.0.1:1",
+        links=1000,
+        prefix="bench",
+        window_s=10,
+        drain_s=2.5,
+        connections=64,
+        threads=2,
+        seed=7,
+    )
 
     assert "--duration=13s" in command
     assert command[-5:] == ["--", "1000", "bench", "10000", "7"]
@@ -115,9 +121,15 @@ def test_missing_wrk_says_how_to_install_it(monkeypatch):
 
     with pytest.raises(SystemExit, match="apt-get install -y wrk"):
         wrk_command(
-            "http://127.0.0.1:1", links=1, prefix="b", window_s=1, drain_s=1,
-            connections=1, threads=1, seed=1,
-        )  # fmt: skip
+            "http://127.0.0.1:1",
+            links=1,
+            prefix="b",
+            window_s=1,
+            drain_s=1,
+            connections=1,
+            threads=1,
+            seed=1,
+        )
 
 
 def call_bare(path):
@@ -203,10 +215,19 @@ def bare_server(tmp_path):
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
     with open(tmp_path / "gunicorn.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "bench.bare_wsgi:application",
-             "-c", "deploy/gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "bench.bare_wsgi:application",
+                "-c",
+                "deploy/gunicorn.conf.py",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
