@@ -8,14 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean
+.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench
 
 help:
 	@echo "make run        - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
 	@echo "make serve      - the production entry point: gunicorn -c deploy/gunicorn.conf.py"
 	@echo "make test       - ruff, then the whole suite on SQLite and on PostgreSQL"
 	@echo "make test-fast  - the edit loop: SQLite only, tests not marked slow (under a minute)"
+	@echo "make bench      - redirect throughput vs the bare-WSGI ceiling (wrk; minutes)"
 
 # Stamps make the second run fast: pip runs again only when a requirements
 # file changed.
@@ -75,6 +77,14 @@ test-postgres: $(VENV)/.dev .env static
 	trap "$(PY) -c \"import psycopg; c=psycopg.connect('$(PG_URL)/postgres', autocommit=True); c.execute('DROP DATABASE IF EXISTS $$db WITH (FORCE)')\"" EXIT; \
 	echo "=== test suite on PostgreSQL ($$db) ==="; \
 	DATABASE_URL=$(PG_URL)/$$db $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Redirect throughput of the production entry point against the bare-WSGI
+# ceiling, with exact click counts (docs/performance.md). Not part of `make
+# test`: it takes minutes and its numbers are ratios, not pass/fail, except
+# for the click counts. Override with BENCH_ARGS="--engine sqlite --sizes 1000".
+bench: $(VENV)/.runtime .env static
+	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk"; exit 1; }
+	$(PY) bench/redirects.py $(BENCH_ARGS)
 
 clean:
 	rm -rf staticfiles .pytest_cache .ruff_cache
