@@ -30,17 +30,15 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils import timezone
-from django_prometheus.middleware import Metrics
 
+from config.redirect_metrics import RedirectMetrics
 from links import clickbuffer, lookup
 from links.codes import CODE_PATTERN, RESERVED_CODES
 from links.metrics import REDIRECT_RESULTS
-from links.targets import points_at_this_service
 from links.views import RATE_LIMIT_WAIT, redirect_response, redirect_wait
 from opsconsole import breaker
 from opsconsole.middleware import log_request, request_id_from
 
-_VIEW = "links:redirect"
 _CODE = re.compile(rf"/({CODE_PATTERN})")
 
 
@@ -76,63 +74,6 @@ class _Headers:
         ]
 
 
-class _Prometheus:
-    """django-prometheus's counters for one request, as its Before and After
-    middleware would count them (same metrics, same labels); the labelled
-    children are looked up once per method, scheme and status."""
-
-    def __init__(self):
-        self.m = Metrics.get_instance()
-        self._children = {}
-
-    def _bound(self, method, transport, status):
-        m = self.m
-        return (
-            m.requests_by_method.labels(method=method),
-            m.requests_by_transport.labels(transport=transport),
-            m.requests_by_view_transport_method.labels(
-                view=_VIEW, transport=transport, method=method
-            ),
-            m.responses_by_status.labels(status=status),
-            m.responses_by_status_view_method.labels(
-                status=status, view=_VIEW, method=method
-            ),
-            m.responses_by_charset.labels(charset="utf-8"),
-            m.requests_latency_by_view_method.labels(view=_VIEW, method=method),
-        )
-
-    def count(self, request, method, transport, status, started):
-        key = (method, transport, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = self._bound(*key)
-        (
-            by_method,
-            by_transport,
-            by_view,
-            by_status,
-            by_status_view,
-            by_charset,
-            latency,
-        ) = children
-        m = self.m
-        elapsed = time.perf_counter() - started
-        m.requests_total.inc()
-        by_method.inc()
-        by_transport.inc()
-        if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
-            m.requests_ajax.inc()
-        m.requests_body_bytes.observe(int(request.META.get("CONTENT_LENGTH") or 0))
-        by_view.inc()
-        by_status.inc()
-        by_status_view.inc()
-        by_charset.inc()
-        m.responses_body_bytes.observe(0)
-        latency.observe(elapsed)
-        m.responses_total.inc()
-        m.requests_latency_before.observe(elapsed)
-
-
 class RedirectFastPath:
     """The WSGI application: the fast path for plain redirects, Django for
     everything else."""
@@ -140,7 +81,7 @@ class RedirectFastPath:
     def __init__(self, django_app):
         self.django = django_app
         self.headers = _Headers()
-        self.prometheus = _Prometheus()
+        self.metrics = RedirectMetrics()
         self.status = settings.LINKS_REDIRECT_STATUS
 
     def __call__(self, environ, start_response):
@@ -173,7 +114,7 @@ class RedirectFastPath:
             host = request.get_host()
         except DisallowedHost:
             return None  # Django's 400
-        if points_at_this_service(found.target_url, host):
+        if lookup.loops_back(found, host):
             return None
         wait = redirect_wait(request)
         if wait:
@@ -191,8 +132,12 @@ class RedirectFastPath:
         ]
         start_response(_STATUS_LINES[self.status], headers)
         transport = "https" if secure else "http"
-        self.prometheus.count(
-            request, request.method, transport, str(self.status), started
+        self.metrics.count(
+            request,
+            request.method,
+            transport,
+            str(self.status),
+            time.perf_counter() - started,
         )
         log_request(request, self.status, started)
         return [b""]

@@ -34,11 +34,13 @@ from django.db import connection, connections, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.encoding import iri_to_uri
 
-from links.targets import ascii_target_url
+from links.targets import ascii_target_url, points_at_this_service
 
 _MISSING = object()
 _lock = threading.Lock()
 _cache = {}
+# (target URL, request host) -> does a redirect there loop back here?
+_loops = {}
 _state = {"checked_at": None, "version": _MISSING}
 
 
@@ -102,6 +104,7 @@ def _checked():
     with _lock:
         if version != _state["version"]:
             _cache.clear()
+            _loops.clear()
             _state["version"] = version
         _state["checked_at"] = now
 
@@ -161,10 +164,26 @@ def find(code):
     return found
 
 
+def loops_back(found, host):
+    """links.targets.points_at_this_service for a cached link, remembered
+    with it (it parses the URL and compares hosts on every redirect)."""
+    if settings.LINK_CACHE_SIZE <= 0:
+        return points_at_this_service(found.target_url, host)
+    key = (found.target_url, host)
+    answer = _loops.get(key)
+    if answer is None:
+        answer = points_at_this_service(found.target_url, host)
+        if len(_loops) >= settings.LINK_CACHE_SIZE:
+            _loops.clear()
+        _loops[key] = answer
+    return answer
+
+
 def forget_all():
     """Empty this process's cache and make it look at the version again."""
     with _lock:
         _cache.clear()
+        _loops.clear()
         _state["checked_at"] = None
         _state["version"] = _MISSING
 

@@ -143,7 +143,7 @@ def follow(request, code):
         return _not_found(request, code)
     if found.max_clicks is not None or not found.redirects_at(now):
         return _follow_exactly(request, code, now)
-    if points_at_this_service(found.target_url, request.get_host()):
+    if lookup.loops_back(found, request.get_host()):
         return _loops_back(request, found)
     # HEAD answers like GET but counts nothing: link checkers and previews
     # must not inflate click counts.

@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('links', '0003_admin_indexes'),
+        ("links", "0003_admin_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LinkVersion',
+            name="LinkVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("value", models.BigIntegerField()),
             ],
             options={
-                'db_table': 'links_linkversion',
+                "db_table": "links_linkversion",
             },
         ),
     ]

@@ -87,6 +87,8 @@ def _send(app, method, path, headers, caplog):
     body = b"".join(result)
     if hasattr(result, "close"):
         result.close()
+    if isinstance(app, RedirectFastPath):
+        app.metrics.publish()  # its thread would, within half a second
     headers_out = dict(started["headers"])
     request_id = headers_out.pop("X-Request-ID")
     logged = [
