@@ -11,6 +11,8 @@ by the flush at a worker's exit (gunicorn's worker_exit hook, atexit).
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from django.utils import timezone
 from links import lookup
 from links.auth import issue_token
 from links.models import Link, LinkDailyClicks
-from tests.servers import GunicornServer, http_request
+from tests.servers import ROOT, GunicornServer, database_url, http_request
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +103,30 @@ def test_sigterm_writes_every_buffered_click(transactional_db, tmp_path):
     for link in Link.objects.all():
         assert link.click_count == 100
         assert started <= link.last_access_at <= timezone.now()
+
+
+def test_a_worker_stopped_while_its_flusher_writes_waits_for_that_write(
+    transactional_db,
+):
+    # The thread has taken its batch out of the buffer, so the exit flush
+    # finds nothing pending; if it did not wait, the daemon thread would die
+    # with the process, its transaction unfinished.
+    links("busy")
+    ended = subprocess.run(
+        [sys.executable, "-m", "tests.links.exit_during_flush", "busy"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url(),
+            "CLICK_FLUSH_SECONDS": "0.05",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ended.returncode == 0, ended.stdout + ended.stderr
+    assert clicks() == (10, 10)
 
 
 def test_workers_recycled_by_max_requests_write_their_clicks(
