@@ -186,10 +186,12 @@ def kill_the_worker(server):
 def test_kill_9_loses_at_most_the_clicks_of_the_last_flush_interval(
     transactional_db, tmp_path
 ):
-    """The bound: SIGKILL of a worker loses the clicks it counted in its last
-    CLICK_FLUSH_SECONDS (plus the duration of a flush that was under way),
-    those its flusher thread had not written yet. Everything older is in the
-    database; a graceful stop, a recycle or a reload loses nothing.
+    """The bound: SIGKILL of a worker (or the OOM killer) loses the clicks it
+    counted since its flusher thread last committed, that is those of its
+    last CLICK_FLUSH_SECONDS plus the duration of a flush under way (and,
+    while the database cannot be written, all since the last write that
+    succeeded). Everything older is in the database. A graceful stop, a
+    recycle or a reload loses nothing (the tests above).
 
     Here CLICK_FLUSH_SECONDS is an hour, so every click of the killed worker
     is within the bound and is lost, and only those: its replacement counts
