@@ -222,12 +222,16 @@ def _run():
 
 def flush_at_exit():
     """The last flush of a process (gunicorn's worker_exit, atexit)."""
-    if not _pending:
-        return
     # A restore that still holds clicks would keep them from being written;
     # this process is going away, so they are written to whatever data is
     # there rather than lost (and only to links with the same id and code).
     with _flush_lock:
+        # Looked at under the lock: a flush under way in the thread has taken
+        # its batch out of _pending already, and that daemon thread dies with
+        # the process; so its write is waited for, not taken for "nothing
+        # left" (and what it puts back after a failure is written here).
+        if not _pending:
+            return
         batch = _take()
         for attempt in range(EXIT_ATTEMPTS):
             try:
