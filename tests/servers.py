@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PERSISTENT_DIR = Path.home() / ".cache" / "tinylink-tests"
 
 
+def poll(read, expected, deadline=15):
+    """read() as soon as it returns `expected`, else its value after
+    `deadline` seconds: for what a server does within about a second
+    (buffered clicks, edits reaching every worker), never timed by a test."""
+    end = time.monotonic() + deadline
+    while (value := read()) != expected and time.monotonic() < end:
+        time.sleep(0.05)
+    return value
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

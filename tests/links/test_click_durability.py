@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +25,10 @@ from django.utils import timezone
 from links import lookup
 from links.auth import issue_token
 from links.models import Link, LinkDailyClicks
-from tests.servers import ROOT, GunicornServer, database_url, http_request
+from tests.servers import ROOT, GunicornServer, database_url, http_request, poll
 
 pytestmark = pytest.mark.slow
 
-# Seconds a poll waits for what should take about one interval (0.5 s).
-DEADLINE = 15
 ONLY_AT_EXIT = {"CLICK_FLUSH_SECONDS": "3600"}
 
 
@@ -46,14 +43,6 @@ def clicks():
     total = Link.objects.aggregate(n=Sum("click_count"))["n"] or 0
     daily = LinkDailyClicks.objects.aggregate(n=Sum("clicks"))["n"] or 0
     return total, daily
-
-
-def poll(read, expected, deadline=DEADLINE):
-    """read() as soon as it returns `expected`, else its value at the deadline."""
-    end = time.monotonic() + deadline
-    while (value := read()) != expected and time.monotonic() < end:
-        time.sleep(0.05)
-    return value
 
 
 def running(pid):
@@ -257,7 +246,7 @@ def answers(url, count=20):
         return list(pool.map(lambda _: answer(url), range(count)))
 
 
-def settled(url, expected, deadline=DEADLINE):
+def settled(url, expected, deadline=15):
     """Polls until 20 requests in a row all answer `expected`; the last 20."""
     return poll(lambda: answers(url), [expected] * 20, deadline)
 
