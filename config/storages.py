@@ -2,7 +2,6 @@
 apart so the one settings file stays a list of values read from the
 environment)."""
 
-from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -17,6 +16,10 @@ def backup_storage(url, *, endpoint_url, region, timeout):
             f"BACKUP_STORE_URL must be empty (BACKUP_DIR) or s3://bucket/prefix, "
             f"got {url!r}."
         )
+    # Imported only for an S3 store: botocore adds some 17 MB to every
+    # process that imports it, and most installations keep backups on disk.
+    from botocore.config import Config as BotoConfig
+
     bucket, _, prefix = url[len("s3://") :].partition("/")
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
