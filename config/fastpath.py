@@ -49,8 +49,7 @@ class _Headers:
     def __init__(self):
         self._built = {}
 
-    def for_request(self, request):
-        secure = request.is_secure()
+    def for_request(self, request, secure):
         headers = self._built.get(secure)
         if headers is None:
             headers = self._built[secure] = self._build(request)
@@ -127,7 +126,7 @@ class RedirectFastPath:
         request.request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         headers = [
             ("Location", found.location),
-            *self.headers.for_request(request),
+            *self.headers.for_request(request, secure),
             ("X-Request-ID", request.request_id),
         ]
         start_response(_STATUS_LINES[self.status], headers)
