@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from links.models import Link
+from tests.servers import poll
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse 1"
@@ -101,8 +102,13 @@ def test_sign_in_create_copy_qr_and_follow(page, owner, external_site):
     assert page.url == external_site
     assert page.locator("h1").inner_text() == "Landed"
     page.goto("/promo")
-    page.goto("/links/")
-    assert page.locator("tr[data-code=promo] .clicks").inner_text() == "2"
+
+    # The server writes clicks within CLICK_FLUSH_SECONDS: reload until shown.
+    def shown():
+        page.goto("/links/")
+        return page.locator("tr[data-code=promo] .clicks").inner_text()
+
+    assert poll(shown, "2") == "2"
     assert Link.objects.get(short_code="promo").click_count == 2
 
 

@@ -27,7 +27,7 @@ from tests.opsconsole.helpers import (
     wait_for,
 )
 from tests.opsconsole.test_disaster import _lose_database, corrupt_table_page
-from tests.servers import ROOT, GunicornServer, http_request
+from tests.servers import ROOT, GunicornServer, http_request, poll
 
 pytestmark = pytest.mark.slow
 
@@ -84,9 +84,14 @@ def production(transactional_db, settings, tmp_path):
 
 def _drill(server, env, store_objects=None):
     make_sample_data()
+    clicked = _totals()[1]
     for link in Link.objects.all():
         assert http_request(f"{server.url}/{link.short_code}")[0] == 302
+    # Each worker writes its clicks within CLICK_FLUSH_SECONDS.
+    clicked += Link.objects.count()
+    poll(lambda: _totals()[1], clicked)
     before = _totals()
+    assert before[1] == clicked
     run, _ = OpsRun.objects.queue("backup", trigger="admin:drill")
     wait_for(
         lambda: OpsRun.objects.get(pk=run.pk).status == "succeeded",
