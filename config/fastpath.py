@@ -25,7 +25,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -34,10 +34,11 @@ from django.utils import timezone
 from config.redirect_metrics import RedirectMetrics
 from links import clickbuffer, lookup
 from links.codes import CODE_PATTERN, RESERVED_CODES
+from links.errors import log_database_error
 from links.metrics import REDIRECT_RESULTS
 from links.views import RATE_LIMIT_WAIT, redirect_response, redirect_wait
 from opsconsole import breaker
-from opsconsole.middleware import log_request, request_id_from
+from opsconsole.middleware import database_failed, log_request, request_id_from
 
 _CODE = re.compile(rf"/({CODE_PATTERN})")
 
@@ -103,8 +104,15 @@ class RedirectFastPath:
         now = timezone.now()
         try:
             found = lookup.find(code)
-        except DatabaseError:
-            return None  # Django's path closes the connection, answers 503
+        except DatabaseError as exc:
+            # As Django's middleware would: logged, and the breaker opens, so
+            # Django's path answers 503 at once instead of waiting for the
+            # pool (and leaves this error to nobody else to log).
+            if database_failed(exc) == "failed" and isinstance(
+                exc, (OperationalError, InterfaceError)
+            ):
+                log_database_error("database unavailable", exc)
+            return None
         if found is None or found.max_clicks is not None:
             return None
         if not found.redirects_at(now):

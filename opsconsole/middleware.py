@@ -122,11 +122,21 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request, exception):
         if not isinstance(exception, DatabaseError):
             return None
-        engine = engine_for()
-        if engine.is_corrupt(exception):
+        if database_failed(exception) == "damaged":
             # 503 rather than 500: the data is there to be restored, and
             # /health/full says how.
-            health.database_damaged(exception)
             return unavailable_response(request)
-        breaker.record_failure(exception, engine)
         return database_unavailable(request, exception)
+
+
+def database_failed(exception):
+    """Note a DatabaseError: a damaged SQLite file for /health/full, or a
+    failure that may open the breaker (and drop the pooled connections).
+    Also called by config.fastpath, which then hands the request to Django:
+    the next caller is turned away at once instead of waiting for the pool."""
+    engine = engine_for()
+    if engine.is_corrupt(exception):
+        health.database_damaged(exception)
+        return "damaged"
+    breaker.record_failure(exception, engine)
+    return "failed"
