@@ -16,9 +16,10 @@ redirect compares expires_at with the clock itself.
 After the commit, not before: a process that saw the new version before the
 change was visible would cache the old link under it, for good.
 
-When the version cannot be read (the database is down), `find` raises as a
-database read would: the redirect answers what the database's state says,
-never a stale hit.
+When the database goes away, a cached link keeps redirecting until the
+process's next look at the version (at most LINK_CACHE_CHECK_SECONDS; its
+click waits in links.clickbuffer). That look fails, and from then on `find`
+raises as a database read would, until the version can be read again.
 """
 
 import secrets
