@@ -41,7 +41,9 @@ _lock = threading.Lock()  # guards _pending
 _flush_lock = threading.Lock()  # one flush at a time per process
 # (link id, short code) -> [clicks, last click time, {day: clicks}]
 _pending = {}
-_flusher = {"pid": None, "warned_at": None}
+# The process whose thread runs, and that thread's token: a thread ends when
+# the token is no longer its own (tests stop one by setting pid to None).
+_flusher = {"pid": None, "token": None, "warned_at": None}
 
 
 def add(link, now):
@@ -201,16 +203,19 @@ def _start_flusher():
     with _lock:
         if _flusher["pid"] == os.getpid():
             return
-        _flusher["pid"] = os.getpid()
-    threading.Thread(target=_run, name="tinylink-click-flusher", daemon=True).start()
+        token = object()
+        _flusher["pid"], _flusher["token"] = os.getpid(), token
+    threading.Thread(
+        target=_run, args=(token,), name="tinylink-click-flusher", daemon=True
+    ).start()
 
 
-def _run():
-    pid = os.getpid()
-    # Ends when the process no longer counts it as its thread (tests).
-    while _flusher["pid"] == pid:
+def _run(token):
+    while _flusher["token"] is token and _flusher["pid"] == os.getpid():
         interval = settings.CLICK_FLUSH_SECONDS or settings.CLICK_HOLD_CHECK_SECONDS
         time.sleep(max(interval, 0.05))
+        if _flusher["token"] is not token:
+            return
         try:
             flush()
         except Exception:
