@@ -86,3 +86,51 @@ def link(db):
 @pytest.fixture
 def three_per_minute(settings):
     settings.RATE_LIMIT_REDIRECTS = "3/minute"
+
+
+class _Recording:
+    def __init__(self, cursor, seen):
+        self.cursor, self.seen = cursor, seen
+
+    def execute(self, sql, params):
+        self.seen.append(sql.split()[0].upper())
+        return self.cursor.execute(sql, params)
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+
+@pytest.fixture
+def click_writes(monkeypatch):
+    """The statements links.clickbuffer sends (first word), recorded at its
+    one way in: on PostgreSQL they pass the driver, not Django's cursor."""
+    from contextlib import contextmanager
+
+    from links import clickbuffer
+
+    seen = []
+    real = clickbuffer._cursor
+
+    @contextmanager
+    def recording():
+        with real() as cursor:
+            yield _Recording(cursor, seen)
+
+    monkeypatch.setattr(clickbuffer, "_cursor", recording)
+    return seen
+
+
+@pytest.fixture
+def lookup_reads(monkeypatch):
+    """The SQL of every read links.lookup makes, at its one way in."""
+    from links import lookup
+
+    seen = []
+    real = lookup._query
+
+    def recording(sql, params):
+        seen.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(lookup, "_query", recording)
+    return seen

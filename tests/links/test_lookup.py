@@ -2,8 +2,6 @@
 every committed change a redirect would notice empties it on the next look
 at the links' version. Committed transactions, so transactional_db."""
 
-from contextlib import contextmanager
-
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -25,50 +23,34 @@ def make(code="go", **fields):
     return Link.objects.create(short_code=code, **fields)
 
 
-@contextmanager
-def _reads():
-    """The SQL of every read lookup makes, by spying on its one way in."""
-    seen = []
-    real = lookup._query
-
-    def spy(sql, params):
-        seen.append(sql)
-        return real(sql, params)
-
-    lookup._query = spy
-    try:
-        yield seen
-    finally:
-        lookup._query = real
-
-
 def _version():
     return lookup._read_version()
 
 
-def test_a_hit_reads_only_the_version(transactional_db):
+def test_a_hit_reads_only_the_version(transactional_db, lookup_reads):
     make()
     assert lookup.find("go").target_url == "https://example.com/"
-    with _reads() as reads, CaptureQueriesContext(connection) as captured:
+    lookup_reads.clear()
+    with CaptureQueriesContext(connection) as captured:
         assert lookup.find("go").target_url == "https://example.com/"
-    assert reads == ["SELECT value FROM links_linkversion WHERE id = %s"]
+    assert lookup_reads == ["SELECT value FROM links_linkversion WHERE id = %s"]
     # Through the driver, past Django's cursor stack.
     assert captured.captured_queries == []
 
 
 def test_between_looks_at_the_version_the_cache_answers_alone(
-    transactional_db, settings
+    transactional_db, settings, lookup_reads
 ):
     settings.LINK_CACHE_CHECK_SECONDS = 3600
     link = make()
     lookup.find("go")
     link.target_url = "https://example.org/"
     link.save()
-    with _reads() as reads:
-        # Within the interval: the cached answer (this is the bound on how
-        # long an edit takes to be seen, LINK_CACHE_CHECK_SECONDS).
-        assert lookup.find("go").target_url == "https://example.com/"
-    assert reads == []
+    lookup_reads.clear()
+    # Within the interval: the cached answer (this is the bound on how long
+    # an edit takes to be seen, LINK_CACHE_CHECK_SECONDS).
+    assert lookup.find("go").target_url == "https://example.com/"
+    assert lookup_reads == []
     lookup.forget_all()
     assert lookup.find("go").target_url == "https://example.org/"
 
