@@ -298,7 +298,7 @@ CLICK_HOLD_CHECK_SECONDS = env.float("CLICK_HOLD_CHECK_SECONDS", default=1.0)
 # between writes of buffered clicks (0: each click written before answering).
 LINK_CACHE_SIZE = env.int("LINK_CACHE_SIZE", default=10_000)
 LINK_CACHE_CHECK_SECONDS = env.float("LINK_CACHE_CHECK_SECONDS", default=0.5)
-CLICK_FLUSH_SECONDS = env.float("CLICK_FLUSH_SECONDS", default=0.5)
+CLICK_FLUSH_SECONDS = env.float("CLICK_FLUSH_SECONDS", default=1.0)
 
 # --- Operations (opsconsole) --------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))
