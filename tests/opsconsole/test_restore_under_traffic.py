@@ -81,6 +81,9 @@ def test_no_click_is_lost_to_a_restore_under_traffic(
         server.start()
         with Visitors(server.url) as visitors:
             wait_for(lambda: visitors.redirects > 200, timeout=60, message="traffic")
+            # Some clicks written before the restore (each worker writes its
+            # clicks every CLICK_FLUSH_SECONDS), so that the safety copy has some.
+            wait_for(lambda: _clicks() > 0, timeout=60, message="clicks written")
             restored = manage("restore", backup.name, "--noinput", timeout=300)
             done_at = visitors.redirects
             # Enough traffic afterwards for every worker to look again.
