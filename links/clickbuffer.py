@@ -79,7 +79,10 @@ def flush():
         batch = _take()
         try:
             written, dropped = _write(batch)
-        except DatabaseError as exc:
+        except Exception as exc:
+            # Whatever failed, the clicks are kept: a database error passes,
+            # and a bug must not cost the clicks it met (its traceback is
+            # logged, at most once a minute).
             _put_back(batch)
             CLICK_FLUSH_FAILURES.inc()
             _warn(exc)
@@ -238,6 +241,7 @@ def _warn(exc):
             pending(),
             exc.__class__.__name__,
             exc,
+            exc_info=None if isinstance(exc, DatabaseError) else exc,
         )
 
 

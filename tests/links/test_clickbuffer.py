@@ -88,6 +88,25 @@ def test_a_failed_write_keeps_the_clicks_for_the_next(transactional_db, monkeypa
     assert link.click_count == 2
 
 
+def test_an_unexpected_error_keeps_the_clicks_too(
+    transactional_db, monkeypatch, caplog
+):
+    link = make("a")
+    clickbuffer._flusher["pid"] = -1
+    clickbuffer.add(link, datetime.now(UTC))
+
+    def bug(batch):
+        raise RuntimeError("a bug in the write")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(clickbuffer, "_write", bug)
+        patched.setitem(clickbuffer._flusher, "warned_at", None)
+        assert clickbuffer.flush() == (0, 0)
+    assert clickbuffer.pending() == 1
+    assert "RuntimeError: a bug in the write" in caplog.text
+    assert clickbuffer.flush() == (1, 0)
+
+
 def test_clicks_of_a_deleted_link_are_dropped_and_said(transactional_db, caplog):
     gone, kept = make("gone"), make("kept")
     clickbuffer._flusher["pid"] = -1
@@ -128,24 +147,6 @@ def test_many_threads_lose_nothing(transactional_db):
     link.refresh_from_db()
     assert link.click_count == 4000
     assert sum(_daily(link).values()) == 4000
-
-
-def test_the_thread_writes_them_within_its_interval(
-    transactional_db, settings, monkeypatch
-):
-    settings.CLICK_FLUSH_SECONDS = 0.05
-    # A thread of its own: none that an earlier test started shares its lock.
-    monkeypatch.setattr(clickbuffer, "_flush_lock", threading.Lock())
-    clickbuffer._flusher["pid"] = None
-    link = make("a")
-    clickbuffer.add(link, datetime.now(UTC))  # starts this process's thread
-
-    def written():
-        return Link.objects.get(pk=link.pk).click_count
-
-    state = (clickbuffer.pending(), dict(clickbuffer._flusher))
-    assert poll(written, 1) == 1, state
-    assert clickbuffer.pending() == 0
 
 
 def test_at_exit_what_is_pending_is_written_even_while_held(transactional_db):
