@@ -79,7 +79,7 @@ def flush():
         batch = _take()
         try:
             written, dropped = _write(batch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - see below
             # Whatever failed, the clicks are kept: a database error passes,
             # and a bug must not cost the clicks it met (its traceback is
             # logged, at most once a minute).

@@ -10,7 +10,6 @@ from django.db import connection
 
 from links import click_hold, clickbuffer
 from links.models import Link, LinkDailyClicks
-from tests.servers import poll
 
 
 @pytest.fixture(autouse=True)
