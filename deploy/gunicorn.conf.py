@@ -60,9 +60,11 @@ def on_starting(server):
 def worker_exit(server, worker):
     # Clicks are buffered per process (links/clickbuffer.py): written before
     # a worker goes, whether stopped, recycled by max_requests or reloaded.
-    from links import clickbuffer
-
-    clickbuffer.flush_at_exit()
+    # Only where the app was loaded: gunicorn's master calls this hook too,
+    # for a worker that was already gone, and must not import Django for it.
+    clickbuffer = sys.modules.get("links.clickbuffer")
+    if clickbuffer is not None:
+        clickbuffer.flush_at_exit()
 
 
 def child_exit(server, worker):
