@@ -77,3 +77,25 @@ def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
     assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))[
         "worker_class"
     ] == ("gthread")
+
+
+def test_worker_exit_in_the_master_imports_no_django():
+    # gunicorn's master calls worker_exit for a worker that was already gone;
+    # it has not loaded the app, and must not start importing it there.
+    import subprocess
+    import sys
+
+    script = (
+        "import runpy, sys; "
+        "conf = runpy.run_path('deploy/gunicorn.conf.py'); "
+        "conf['worker_exit'](None, None); "
+        "print(sorted(m for m in ('django', 'links.clickbuffer') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
