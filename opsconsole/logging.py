@@ -154,9 +154,10 @@ class BatchingStreamHandler(logging.StreamHandler):
         except Exception:  # noqa: BLE001 - logging's own contract
             self.handleError(record)
             return
-        # Handler.handle holds self.lock around emit.
+        # Handler.handle holds self.lock around emit. Bytes, not characters:
+        # the lines are UTF-8, and a write over PIPE_BUF may interleave.
         self._lines.append(line)
-        self._size += len(line)
+        self._size += len(line) if line.isascii() else len(line.encode())
         if self._size >= self.WRITE_BYTES or record.levelno >= logging.WARNING:
             self._write_out()
         elif self._timer_pid != os.getpid():
@@ -175,11 +176,12 @@ class BatchingStreamHandler(logging.StreamHandler):
             return
         chunk, size = [], 0
         for line in lines:
-            if chunk and size + len(line) > self.WRITE_BYTES:
+            length = len(line) if line.isascii() else len(line.encode())
+            if chunk and size + length > self.WRITE_BYTES:
                 self.stream.write("".join(chunk))
                 chunk, size = [], 0
             chunk.append(line)
-            size += len(line)
+            size += length
         self.stream.write("".join(chunk))
         if hasattr(self.stream, "flush"):
             self.stream.flush()
@@ -194,4 +196,10 @@ class BatchingStreamHandler(logging.StreamHandler):
     def _flush_every(self):
         while True:
             time.sleep(self.FLUSH_SECONDS)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001, S112 - the thread must go on
+                # A closed or full stream: those lines are lost (as they
+                # would be unbuffered), later ones are tried again; logging
+                # it would only come back here.
+                continue

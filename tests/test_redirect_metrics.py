@@ -47,3 +47,66 @@ def test_without_the_internals_it_observes_one_by_one():
     plain = Plain()
     _observe(plain, AMOUNTS)
     assert plain.seen == AMOUNTS
+
+
+class _Request:
+    META = {}
+
+
+def test_counts_made_while_a_batch_is_written_are_not_lost(monkeypatch):
+    import sys
+    import threading
+
+    from config import redirect_metrics
+
+    metrics = redirect_metrics.RedirectMetrics()
+    written = []
+    monkeypatch.setattr(metrics, "_write", lambda batch: written.append(len(batch)))
+    monkeypatch.setattr(metrics, "_start", lambda: None)
+    stop = threading.Event()
+
+    def publishing():
+        while not stop.is_set():
+            metrics.publish()
+
+    def counting():
+        for _ in range(20_000):
+            metrics.count(_Request(), "GET", "http", "302", 0.001)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # make the threads change hands all the time
+    try:
+        publisher = threading.Thread(target=publishing)
+        publisher.start()
+        counters = [threading.Thread(target=counting) for _ in range(4)]
+        for thread in counters:
+            thread.start()
+        for thread in counters:
+            thread.join()
+        stop.set()
+        publisher.join()
+    finally:
+        sys.setswitchinterval(interval)
+    metrics.publish()
+    assert sum(written) == 80_000
+
+
+def test_the_thread_outlives_a_batch_it_could_not_write(monkeypatch):
+    from config import redirect_metrics
+    from tests.servers import poll
+
+    monkeypatch.setattr(redirect_metrics, "PUBLISH_SECONDS", 0.01)
+    metrics = redirect_metrics.RedirectMetrics()
+    written = []
+
+    def write(batch):
+        if not written:
+            written.append("failed")
+            raise OSError(28, "No space left on device")
+        written.append(len(batch))
+
+    monkeypatch.setattr(metrics, "_write", write)
+    metrics.count(_Request(), "GET", "http", "302", 0.001)  # starts the thread
+    poll(lambda: len(written), 1)
+    metrics.count(_Request(), "GET", "http", "302", 0.001)
+    assert poll(lambda: written[1:], [1]) == [1]
