@@ -25,7 +25,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, connection
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -34,11 +34,15 @@ from django.utils import timezone
 from config.redirect_metrics import RedirectMetrics
 from links import clickbuffer, lookup
 from links.codes import CODE_PATTERN, RESERVED_CODES
-from links.errors import log_database_error
 from links.metrics import REDIRECT_RESULTS
 from links.views import RATE_LIMIT_WAIT, redirect_response, redirect_wait
 from opsconsole import breaker
-from opsconsole.middleware import database_failed, log_request, request_id_from
+from opsconsole.middleware import (
+    DATABASE_ERROR,
+    database_failed,
+    log_request,
+    request_id_from,
+)
 
 _CODE = re.compile(rf"/({CODE_PATTERN})")
 
@@ -83,12 +87,17 @@ class RedirectFastPath:
         self.headers = _Headers()
         self.metrics = RedirectMetrics()
         self.status = settings.LINKS_REDIRECT_STATUS
+        self.pooled = bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             match = _CODE.fullmatch(environ.get("PATH_INFO", ""))
             if match and match[1].lower() not in RESERVED_CODES:
-                answered = self._redirect(environ, start_response, match[1])
+                try:
+                    answered = self._redirect(environ, start_response, match[1])
+                finally:
+                    if self.pooled:
+                        _give_back_connection()
                 if answered is not None:
                     return answered
         return self.django(environ, start_response)
@@ -105,15 +114,14 @@ class RedirectFastPath:
         try:
             found = lookup.find(code)
         except DatabaseError as exc:
-            # As Django's middleware would: logged, and the breaker opens, so
-            # Django's path answers 503 at once instead of waiting for the
-            # pool (and leaves this error to nobody else to log).
-            if database_failed(exc) == "failed" and isinstance(
-                exc, (OperationalError, InterfaceError)
-            ):
-                log_database_error("database unavailable", exc)
+            # As Django's middleware would: the breaker opens for a server
+            # that cannot be reached, and Django's path then answers 503 at
+            # once (logging this error, with its request id) instead of
+            # waiting for the pool. Otherwise Django's path asks again.
+            database_failed(exc)
+            environ[DATABASE_ERROR] = exc
             return None
-        if found is None or found.max_clicks is not None:
+        if found is None or found.max_clicks is not None or not found.followable:
             return None
         if not found.redirects_at(now):
             return None
@@ -160,6 +168,14 @@ _STATUS_LINES = {
     307: "307 Temporary Redirect",
     308: "308 Permanent Redirect",
 }
+
+
+def _give_back_connection():
+    # Django returns a pooled connection at the end of each request; this
+    # path has no end-of-request signal, and a thread that kept its
+    # connection while idle could leave the pool empty for everyone else.
+    if connection.connection is not None and not connection.in_atomic_block:
+        connection.close()
 
 
 def _needs_middleware():

@@ -9,10 +9,10 @@ class LinksConfig(AppConfig):
 
     def ready(self):
         from django.contrib.auth.signals import user_login_failed
-        from django.db.models.signals import post_delete, pre_save
+        from django.db.models.signals import post_delete, post_save, pre_save
 
         from links import checks  # noqa: F401 - registers the system checks
-        from links.lookup import link_deleted
+        from links.lookup import link_deleted, link_saved
         from links.ratelimit import parse_rate
         from links.signin import log_failed_sign_in
         from links.tokens import revoke_on_credential_change
@@ -24,6 +24,9 @@ class LinksConfig(AppConfig):
         )
         post_delete.connect(
             link_deleted, sender="links.Link", dispatch_uid="links.lookup"
+        )
+        post_save.connect(
+            link_saved, sender="links.Link", dispatch_uid="links.lookup.saved"
         )
         user_login_failed.connect(log_failed_sign_in, dispatch_uid="tinylink.signin")
 

@@ -26,23 +26,30 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from functools import partial
 from types import SimpleNamespace
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, connections, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.encoding import iri_to_uri
+from django.utils.http import MAX_URL_REDIRECT_LENGTH
 
 from links.targets import ascii_target_url, points_at_this_service
 
 _MISSING = object()
+# Written by the clicks, not by edits: a save of these alone changes nothing
+# a redirect reads (links.models keeps the same list for Link.save).
+COUNTER_FIELDS = frozenset({"click_count", "last_access_at"})
+# A backstop for a change no hook saw (raw SQL, a failed bump): every cache
+# starts over at least this often.
+MAX_AGE_SECONDS = 60
 _lock = threading.Lock()
 _cache = {}
 # (target URL, request host) -> does a redirect there loop back here?
 _loops = {}
-_state = {"checked_at": None, "version": _MISSING}
+_state = {"checked_at": None, "version": _MISSING, "cleared_at": 0.0}
 
 
 class LinkVersion(models.Model):
@@ -67,19 +74,25 @@ class CachedLink(NamedTuple):
     is_active: bool
     expires_at: datetime | None
     max_clicks: int | None
+    # Would HttpResponseRedirect take `location`? (http/https, not too long;
+    # else Django answers 400, and the fast path leaves it to Django.)
+    followable: bool = True
 
     @classmethod
     def of(cls, link):
         """From a Link instance (or a database row's values)."""
+        # As HttpResponseRedirect writes it: ASCII host, IRI quoted.
+        location = iri_to_uri(ascii_target_url(link.target_url))
         return cls(
             link.pk,
             link.short_code,
             link.target_url,
-            # As HttpResponseRedirect writes it: ASCII host, IRI quoted.
-            iri_to_uri(ascii_target_url(link.target_url)),
+            location,
             bool(link.is_active),
             _as_datetime(link.expires_at),
             link.max_clicks,
+            len(location) <= MAX_URL_REDIRECT_LENGTH
+            and urlsplit(location).scheme in ("http", "https"),
         )
 
     def redirects_at(self, now):
@@ -133,10 +146,11 @@ def _checked():
         return
     version = _read_version()
     with _lock:
-        if version != _state["version"]:
+        if version != _state["version"] or now - _state["cleared_at"] > MAX_AGE_SECONDS:
             _cache.clear()
             _loops.clear()
             _state["version"] = version
+            _state["cleared_at"] = now
         _state["checked_at"] = now
 
 
@@ -238,12 +252,26 @@ def links_changed(using="default"):
     commits (at once outside a transaction); once per transaction."""
     bump = _bumps.get(using)
     if bump is None:
-        bump = _bumps[using] = partial(bump_version, using)
+
+        def bump():
+            bump_version(using)
+
+        _bumps[using] = bump
     queued = connections[using].run_on_commit
     if not any(func is bump for _, func, _ in queued):
-        transaction.on_commit(bump, using=using)
+        # robust: the change is committed whatever this write meets (a
+        # locked SQLite file); a failed bump is logged, and every cache
+        # forgets everything after MAX_AGE_SECONDS anyway.
+        transaction.on_commit(bump, using=using, robust=True)
 
 
 def link_deleted(sender, instance, using, **kwargs):
     """post_delete receiver for Link (links.apps)."""
     links_changed(using)
+
+
+def link_saved(sender, instance, using, update_fields=None, **kwargs):
+    """post_save receiver for Link (links.apps): every save, loaddata's raw
+    ones too, except one that writes the click counters only."""
+    if update_fields is None or not COUNTER_FIELDS.issuperset(update_fields):
+        links_changed(using)

@@ -20,15 +20,14 @@ from links.targets import (
 # the code look for the app's models.
 # isort: split
 from links.daily import LinkDailyClicks  # noqa: F401
-from links.lookup import LinkVersion, links_changed  # noqa: F401
+from links.lookup import COUNTER_FIELDS, LinkVersion, links_changed  # noqa: F401
 from links.tokens import ApiToken, ApiTokenQuerySet  # noqa: F401
 
 # Fresh codes tried before giving up: 8 misses in 62**7 mean something is wrong.
 GENERATE_ATTEMPTS = 8
 
 
-# Written only by links.clicks.record_click (and restores), never by save().
-COUNTER_FIELDS = frozenset({"click_count", "last_access_at"})
+# Written only by the clicks (and restores), never by save().
 
 
 class ShortCodeTaken(Exception):
@@ -290,8 +289,6 @@ class Link(models.Model):
                 if not f.primary_key and f.name not in COUNTER_FIELDS
             ]
         super().save(*args, **kwargs)
-        if not COUNTER_FIELDS.issuperset(kwargs.get("update_fields") or ["*"]):
-            links_changed(kwargs.get("using") or self._state.db)
         (LINKS_UPDATED if updating else LINKS_CREATED).inc()
 
     def get_absolute_url(self):

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from links.codes import validate_short_code
+from links.lookup import links_changed
 from links.metrics import LINKS_CREATED
 from links.models import Link
 
@@ -98,8 +99,11 @@ def seed_links(
         # table looks empty until autovacuum gets round to it.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {_table()}")
-    # Bulk inserts bypass Link.save(); they count as created here.
+    # Bulk inserts bypass Link.save(); they count as created here, and tell
+    # the redirect's caches (a code looked up before may exist now).
     LINKS_CREATED.inc(inserted)
+    if inserted:
+        links_changed()
     return SeedResult(
         prefix=prefix,
         count=count,

@@ -123,8 +123,11 @@ def redirect_response(location):
 
 
 def redirect_to(found):
+    # Made before it is counted: a location Django refuses (DisallowedRedirect,
+    # a 400) is no redirect and no click.
+    response = redirect_response(found.location)
     REDIRECT_RESULTS["redirect"].inc()
-    return redirect_response(found.location)
+    return response
 
 
 @require_safe
@@ -145,11 +148,12 @@ def follow(request, code):
         return _follow_exactly(request, code, now)
     if lookup.loops_back(found, request.get_host()):
         return _loops_back(request, found)
+    response = redirect_to(found)
     # HEAD answers like GET but counts nothing: link checkers and previews
     # must not inflate click counts.
     if request.method == "GET":
         clickbuffer.add(found, now)
-    return redirect_to(found)
+    return response
 
 
 def _follow_exactly(request, code, now):
@@ -175,6 +179,7 @@ def _follow_exactly(request, code, now):
         return _gone(request, link, state)
     if points_at_this_service(link.target_url, request.get_host()):
         return _loops_back(request, link)
+    response = redirect_response(lookup.CachedLink.of(link).location)
     if request.method == "GET":
         if click_hold.holding():
             # A restore is replacing the database, the only place where this
@@ -183,4 +188,5 @@ def _follow_exactly(request, code, now):
         if not record_click(link.pk, now=now):
             link.refresh_from_db()
             return _gone(request, link, link.state_at(now))
-    return redirect_to(lookup.CachedLink.of(link))
+    REDIRECT_RESULTS["redirect"].inc()
+    return response

@@ -117,6 +117,13 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             return None
         if state == breaker.TRIAL and health.ping_database() == "ok":
             return None
+        # The failure that opened the breaker in config.fastpath, logged here
+        # once, with this request's id.
+        failure = request.META.get(DATABASE_ERROR)
+        if failure is not None:
+            return database_unavailable(request, failure) or unavailable_response(
+                request
+            )
         return unavailable_response(request)
 
     def process_exception(self, request, exception):
@@ -127,6 +134,11 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             # /health/full says how.
             return unavailable_response(request)
         return database_unavailable(request, exception)
+
+
+# Where config.fastpath leaves the DatabaseError it met for this middleware
+# (a WSGI key no client header can set).
+DATABASE_ERROR = "tinylink.database_error"
 
 
 def database_failed(exception):

@@ -312,3 +312,49 @@ def test_post_is_left_to_django(db, caplog):
     # CSRF refuses it before the view's 405: what matters is that it is
     # Django's answer.
     assert fast["status"].startswith("403")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        # Valid (2,014 characters) but 24,014 once quoted: over Django's
+        # MAX_URL_REDIRECT_LENGTH.
+        "https://e.com/" + "\N{GRINNING FACE}" * 2000,
+        # Stored past validation (old data, raw SQL).
+        "javascript:alert(1)",
+    ],
+)
+def test_a_location_django_refuses_is_refused_alike_and_not_counted(db, caplog, target):
+    Link.objects.bulk_create([Link(short_code="go", target_url=target)])
+    fast, plain, handed_over = _both("GET", "/go", caplog)
+    assert handed_over
+    assert fast == plain
+    assert fast["status"].startswith("400")
+    assert fast["clicks"] == (0, 0)
+
+
+def test_a_thread_gives_its_pooled_connection_back_after_a_redirect(transactional_db):
+    import threading
+
+    from django.db import connection
+
+    if not connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        pytest.skip("PostgreSQL's connection pool")
+    make()
+    app = RedirectFastPath(WSGIHandler())
+    held = []
+
+    def serve():
+        started = {}
+        app(
+            _environ("GET", "/go", {}), lambda status, headers: started.update(s=status)
+        )
+        held.append((started["s"], connection.connection is not None))
+        connection.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    # Answered by the fast path (a miss: the link was read), and the thread
+    # holds no connection afterwards: idle threads cannot drain the pool.
+    assert held == [("302 Found", False)]

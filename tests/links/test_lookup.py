@@ -2,6 +2,8 @@
 every committed change a redirect would notice empties it on the next look
 at the links' version. Committed transactions, so transactional_db."""
 
+import json
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -173,3 +175,50 @@ def test_a_cache_size_of_zero_caches_nothing(transactional_db, settings):
     make()
     lookup.find("go")
     assert lookup._cache == {}
+
+
+def test_loaddata_and_seed_links_reach_the_cache(transactional_db, tmp_path):
+    from django.core.management import call_command
+
+    link = make()
+    assert lookup.find("go").redirects_at(timezone.now())
+    assert lookup.find("seed0000000") is None
+    # loaddata saves raw, past Link.save: the post_save signal sees it.
+    fixture = tmp_path / "links.json"
+    fields = {
+        "short_code": "go",
+        "target_url": "https://example.com/",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "is_active": False,
+    }
+    fixture.write_text(
+        json.dumps([{"model": "links.link", "pk": link.pk, "fields": fields}])
+    )
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert not lookup.find("go").redirects_at(timezone.now())
+    call_command("seed_links", "--count", "1", verbosity=0)
+    assert lookup.find("seed0000000") is not None
+
+
+def test_a_bump_that_fails_after_the_commit_neither_fails_the_edit_nor_lasts(
+    transactional_db, monkeypatch, settings
+):
+    from django.db import OperationalError
+
+    link = make()
+    lookup.find("go")
+
+    def locked(using="default"):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(lookup, "bump_version", locked)
+    lookup._bumps.clear()
+    Link.objects.filter(pk=link.pk).update(is_active=False)  # does not raise
+    monkeypatch.undo()
+    lookup._bumps.clear()
+    # The version did not move, so the cache still answers the old link, but
+    # only until MAX_AGE_SECONDS after it last started over.
+    assert lookup.find("go").is_active
+    monkeypatch.setitem(lookup._state, "cleared_at", -lookup.MAX_AGE_SECONDS - 1)
+    assert not lookup.find("go").is_active
