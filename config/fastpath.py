@@ -110,6 +110,10 @@ class RedirectFastPath:
         secure = request.is_secure()
         if settings.SECURE_SSL_REDIRECT and not secure:
             return None  # SecurityMiddleware's 301 to https
+        try:
+            host = request.get_host()
+        except DisallowedHost:
+            return None  # Django's 400, without a look at the database
         now = timezone.now()
         try:
             found = lookup.find(code)
@@ -125,10 +129,6 @@ class RedirectFastPath:
             return None
         if not found.redirects_at(now):
             return None
-        try:
-            host = request.get_host()
-        except DisallowedHost:
-            return None  # Django's 400
         if lookup.loops_back(found, host):
             return None
         wait = redirect_wait(request)

@@ -288,8 +288,8 @@ def flush_at_exit():
             try:
                 written, dropped = _write(batch)
                 break
-            except DatabaseError as exc:
-                if attempt + 1 == EXIT_ATTEMPTS:
+            except Exception as exc:  # noqa: BLE001 - nothing after this
+                if attempt + 1 == EXIT_ATTEMPTS or not isinstance(exc, DatabaseError):
                     logger.error(
                         "%s click(s) lost at exit: %s",
                         sum(e[0] for e in batch.values()),

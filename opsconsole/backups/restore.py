@@ -1,12 +1,14 @@
 """Restoring a backup into the live database, safely, including on the day
 the live database is lost or damaged."""
 
+import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core.management import call_command
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -110,9 +112,17 @@ def restore_backup(
             confirm(manifest)
         # Clicks counted from here on would land in data about to be
         # replaced: every process holds them until the load is done.
-        with operation_lock("restore", alias), hold_clicks(alias):
+        with (
+            operation_lock("restore", alias),
+            hold_clicks(alias),
+            ExitStack() as stack,
+        ):
             replaced = _keep_current_data(engine, alias, progress)
             engine.load(verified.path, progress=progress)
+            # Each process caches links of the data just replaced: at the end
+            # (after the migrations, which may create the version table), and
+            # also should anything below fail.
+            stack.callback(_forget_links, alias)
             connections[alias].close()
             fixed = engine.fix_sequences()
             # The load committed as one transaction (pg_restore
@@ -124,10 +134,6 @@ def restore_backup(
             counts = engine.table_row_counts(manifest["row_counts"])
             mismatches = compare_counts(manifest["row_counts"], counts)
             applied = _apply_pending_migrations(alias) if apply_migrations else []
-            # Each process caches links of the data just replaced: a new
-            # version empties every cache (after the migrations create it).
-            lookup.bump_version(alias)
-            lookup.forget_all()
             # After the migrations: an older backup's run table may lack
             # columns the code writes.
             _rewrite_history(alias, verified.backup, replaced)
@@ -227,3 +233,17 @@ def _apply_pending_migrations(alias):
         return []
     call_command("migrate", database=alias, interactive=False, verbosity=0)
     return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def _forget_links(alias):
+    """A new links version, so that every process's link cache starts over."""
+    try:
+        lookup.bump_version(alias)
+    except DatabaseError as exc:
+        # Restored without its migrations, an old schema may lack the
+        # version table; the caches start over within a minute anyway
+        # (links.lookup.MAX_AGE_SECONDS).
+        logging.getLogger("tinylink.ops").warning(
+            "link caches not told of the restore: %s", exc
+        )
+    lookup.forget_all()

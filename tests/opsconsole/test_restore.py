@@ -348,3 +348,23 @@ def test_the_restore_command_verifies_before_it_asks_and_not_again(
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
     call_command("restore", str(backup.path), stdout=io.StringIO())
     assert verified == [str(backup.path)]
+
+
+def test_link_caches_start_over_even_when_the_restore_fails_after_its_load(
+    transactional_db, monkeypatch
+):
+    from links import lookup
+
+    make_sample_data()
+    backup = create_backup()
+    before = lookup._read_version()
+
+    def broken(alias):
+        raise RuntimeError("a migration failed")
+
+    monkeypatch.setattr(restore_module, "_apply_pending_migrations", broken)
+    with pytest.raises(RuntimeError):
+        restore_backup(backup.path)
+    # The load committed: the links are the backup's, so every cache must
+    # hear of it, failure or not.
+    assert lookup._read_version() != before
