@@ -25,7 +25,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -87,17 +87,12 @@ class RedirectFastPath:
         self.headers = _Headers()
         self.metrics = RedirectMetrics()
         self.status = settings.LINKS_REDIRECT_STATUS
-        self.pooled = bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             match = _CODE.fullmatch(environ.get("PATH_INFO", ""))
             if match and match[1].lower() not in RESERVED_CODES:
-                try:
-                    answered = self._redirect(environ, start_response, match[1])
-                finally:
-                    if self.pooled:
-                        _give_back_connection()
+                answered = self._redirect(environ, start_response, match[1])
                 if answered is not None:
                     return answered
         return self.django(environ, start_response)
@@ -168,14 +163,6 @@ _STATUS_LINES = {
     307: "307 Temporary Redirect",
     308: "308 Permanent Redirect",
 }
-
-
-def _give_back_connection():
-    # Django returns a pooled connection at the end of each request; this
-    # path has no end-of-request signal, and a thread that kept its
-    # connection while idle could leave the pool empty for everyone else.
-    if connection.connection is not None and not connection.in_atomic_block:
-        connection.close()
 
 
 def _needs_middleware():

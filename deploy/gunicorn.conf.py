@@ -22,6 +22,19 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Threads only pay off with the threaded worker; with one thread the plain
 # sync worker is leaner.
 worker_class = "gthread" if threads > 1 else "sync"
+# Each thread keeps its pooled PostgreSQL connection between redirects (the
+# fast path has no end-of-request to give it back, and taking it anew for
+# each cost a quarter of the throughput), and the click flusher holds one
+# more: a smaller pool would leave requests waiting for a connection.
+_pool_max = int(os.environ.get("DATABASE_POOL_MAX", "10"))
+if (
+    os.environ.get("DATABASE_URL", "").startswith("postgres")
+    and _pool_max < threads + 2
+):
+    raise SystemExit(
+        f"DATABASE_POOL_MAX={_pool_max} is too small for GUNICORN_THREADS="
+        f"{threads}: each worker needs at least threads + 2 ({threads + 2})."
+    )
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

@@ -99,3 +99,34 @@ def test_worker_exit_in_the_master_imports_no_django():
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_gunicorn_refuses_a_pool_too_small_for_its_threads():
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+        "GUNICORN_THREADS": "8",
+        "DATABASE_POOL_MAX": "5",
+    }
+    script = "import runpy; runpy.run_path('deploy/gunicorn.conf.py')"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "DATABASE_POOL_MAX=5 is too small for GUNICORN_THREADS=8" in done.stderr
+    env["DATABASE_POOL_MAX"] = "10"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr

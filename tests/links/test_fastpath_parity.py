@@ -347,18 +347,3 @@ def test_a_location_django_refuses_is_refused_alike_and_not_counted(db, caplog, 
     assert fast == plain
     assert fast["status"].startswith("400")
     assert fast["clicks"] == (0, 0)
-
-
-def test_a_thread_gives_its_pooled_connection_back_after_a_redirect(transactional_db):
-    from django.db import connection
-
-    if not connection.settings_dict.get("OPTIONS", {}).get("pool"):
-        pytest.skip("PostgreSQL's connection pool")
-    make()
-    app = RedirectFastPath(WSGIHandler())
-    started = {}
-    app(_environ("GET", "/go", {}), lambda status, headers: started.update(s=status))
-    # Answered by the fast path (a miss: the link was read), and the thread
-    # holds no connection afterwards: idle threads cannot drain the pool.
-    assert started["s"] == "302 Found"
-    assert connection.connection is None
