@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from links import click_hold
+from links.driver import DriverCursor
 from links.metrics import CLICK_FLUSH_FAILURES, CLICKS_DROPPED, CLICKS_WRITTEN
 from links.models import LinkDailyClicks
 
@@ -183,37 +184,13 @@ def _write(batch):
 
 
 def _cursor():
-    """Django's cursor; on PostgreSQL the driver's, binding on the server:
-    Django's ClientCursor spells every value into the SQL text in Python,
-    which for a batch of 500 links cost the worker more than the database
-    its work. Same connection, same transaction."""
+    """Django's cursor; on PostgreSQL the driver's (links.driver), binding on
+    the server: Django's ClientCursor spells every value into the SQL text in
+    Python, which for a batch of 500 links cost the worker more than the
+    database its work. Same connection, same transaction."""
     if connection.vendor != "postgresql":
         return connection.cursor()
-    import psycopg
-
-    connection.ensure_connection()
-    return _DriverCursor(psycopg.Cursor(connection.connection))
-
-
-class _DriverCursor:
-    """A driver cursor whose errors surface as Django's DatabaseError."""
-
-    def __init__(self, cursor):
-        self.cursor = cursor
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.cursor.close()
-
-    def execute(self, sql, params):
-        with connection.wrap_database_errors:
-            self.cursor.execute(sql, params)
-
-    def fetchall(self):
-        with connection.wrap_database_errors:
-            return self.cursor.fetchall()
+    return DriverCursor()
 
 
 def _values(columns, rows):

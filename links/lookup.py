@@ -31,11 +31,12 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, connections, models, transaction
+from django.db import connections, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.encoding import iri_to_uri
 from django.utils.http import MAX_URL_REDIRECT_LENGTH
 
+from links.driver import DriverCursor
 from links.targets import ascii_target_url, points_at_this_service
 
 _MISSING = object()
@@ -102,35 +103,11 @@ class CachedLink(NamedTuple):
 
 
 def _query(sql, params):
-    """One row of `sql` on this thread's connection, through the driver.
-
-    The redirect's two reads (the version, a missed code) skip Django's
-    cursor stack: building its wrappers (django-prometheus's makes a class per
-    cursor) and the slow-query log cost four times the SQLite lookup itself
-    at a million links. So they are neither counted in django_db_* metrics
-    nor logged as slow queries. Errors still surface as Django's
-    DatabaseError, and the connection is Django's (opened, pooled, closed as
-    usual). PostgreSQL prepares the statement once per connection."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = connection.connection
-        if connection.vendor == "postgresql":
-            cursor = _prepared_cursor(raw)
-            cursor.execute(sql, params, prepare=True)
-        else:
-            cursor = raw.execute(sql.replace("%s", "?"), params)
-        try:
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
-
-def _prepared_cursor(raw):
-    import psycopg
-
-    # A server-side-binding cursor: Django's default ClientCursor would
-    # spell the values into the text and could not prepare it.
-    return psycopg.Cursor(raw)
+    """One row of `sql`, through the driver (links.driver): the redirect's
+    two reads, the version and a missed code, prepared on PostgreSQL."""
+    with DriverCursor() as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def _read_version():

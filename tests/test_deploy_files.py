@@ -79,54 +79,42 @@ def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
     ] == ("gthread")
 
 
-def test_worker_exit_in_the_master_imports_no_django():
-    # gunicorn's master calls worker_exit for a worker that was already gone;
-    # it has not loaded the app, and must not start importing it there.
+def _run_gunicorn_conf(script, env=None):
+    """`script` in a fresh interpreter beside deploy/gunicorn.conf.py."""
     import subprocess
     import sys
 
-    script = (
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_worker_exit_in_the_master_imports_no_django():
+    # gunicorn's master calls worker_exit for a worker that was already gone;
+    # it has not loaded the app, and must not start importing it there.
+    done = _run_gunicorn_conf(
         "import runpy, sys; "
         "conf = runpy.run_path('deploy/gunicorn.conf.py'); "
         "conf['worker_exit'](None, None); "
         "print(sorted(m for m in ('django', 'links.clickbuffer') if m in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 def test_gunicorn_refuses_a_pool_too_small_for_its_threads():
-    import subprocess
-    import sys
-
     env = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
         "GUNICORN_THREADS": "8",
         "DATABASE_POOL_MAX": "5",
     }
-    script = "import runpy; runpy.run_path('deploy/gunicorn.conf.py')"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    load = "import runpy; runpy.run_path('deploy/gunicorn.conf.py')"
+    done = _run_gunicorn_conf(load, env)
     assert done.returncode != 0
     assert "DATABASE_POOL_MAX=5 is too small for GUNICORN_THREADS=8" in done.stderr
-    env["DATABASE_POOL_MAX"] = "10"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = _run_gunicorn_conf(load, {**env, "DATABASE_POOL_MAX": "10"})
     assert done.returncode == 0, done.stderr
