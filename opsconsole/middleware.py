@@ -10,7 +10,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import empty
 
 from links.errors import database_unavailable, unavailable_response
-from opsconsole import breaker, health
+from opsconsole import breaker, health, metrics
 from opsconsole.engines import engine_for
 from opsconsole.logging import monotonic_ms, request_id_var
 
@@ -75,11 +75,14 @@ def log_request(request, status, start, user_id=None):
 
 
 class HealthProbeMiddleware:
-    """Answer the health probes before host validation and the https redirect.
+    """Answer the health probes and /metrics before host validation and the
+    https redirect.
 
     Orchestrators probe by pod IP over plain http: with ALLOWED_HOSTS=sho.rt
     and SECURE_SSL_REDIRECT on, the probes would otherwise get 400 or 301 and
-    a healthy process would be restarted.
+    a healthy process would be restarted. Prometheus scrapes every pod the
+    same way (counters are per instance); /metrics keeps its own guard
+    (METRICS_ALLOWED_NETWORKS or the metrics token).
     """
 
     def __init__(self, get_response):
@@ -89,6 +92,7 @@ class HealthProbeMiddleware:
             "/health/live": health.live,
             "/health/ready": health.ready,
             "/health/full": health.full,
+            "/metrics": metrics.metrics_view,
         }
 
     def __call__(self, request):

@@ -249,6 +249,21 @@ def test_health_probes_answer_by_ip_over_http_in_production(client, db, settings
     assert client.get("/links/", HTTP_HOST="sho.rt").status_code == 301
 
 
+def test_metrics_are_scraped_by_pod_ip_over_http_in_production(client, db, settings):
+    """Prometheus scrapes every pod by its IP (counters are per instance),
+    over plain http: /metrics must answer there like the probes, still
+    guarded by METRICS_ALLOWED_NETWORKS / METRICS_TOKEN."""
+    settings.ALLOWED_HOSTS = ["sho.rt"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/metrics", HTTP_HOST="10.1.2.3:8000")
+    assert response.status_code == 200
+    assert b"tinylink_redirects" in response.content
+    outsider = client.get(
+        "/metrics", HTTP_HOST="10.1.2.3:8000", REMOTE_ADDR="203.0.113.5"
+    )
+    assert outsider.status_code == 403
+
+
 @pytest.mark.parametrize("variable", ["LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES"])
 def test_a_sign_in_lock_out_without_limit_or_cool_off_is_a_start_up_error(
     tmp_path, variable
