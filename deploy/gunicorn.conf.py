@@ -70,6 +70,14 @@ def on_starting(server):
     os.makedirs(metrics_dir, exist_ok=True)
 
 
+def post_worker_init(worker):
+    # The app is loaded in this worker: say once if the database lacks
+    # migrations (the entry point no longer runs them on every start).
+    from opsconsole.pending_migrations import log_pending_migrations_in_background
+
+    log_pending_migrations_in_background()
+
+
 def worker_exit(server, worker):
     # Clicks are buffered per process (links/clickbuffer.py): written before
     # a worker goes, whether stopped, recycled by max_requests or reloaded.
