@@ -7,6 +7,8 @@ import re
 import runpy
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,3 +120,53 @@ def test_gunicorn_refuses_a_pool_too_small_for_its_threads():
     assert "DATABASE_POOL_MAX=5 is too small for GUNICORN_THREADS=8" in done.stderr
     done = _run_gunicorn_conf(load, {**env, "DATABASE_POOL_MAX": "10"})
     assert done.returncode == 0, done.stderr
+
+
+def run_entrypoint(tmp_path, **env):
+    """deploy/docker-entrypoint.sh for real (sh), handing over to a command
+    that prints the tables of a fresh SQLite database."""
+    import subprocess
+    import sys
+
+    database = tmp_path / "entry.db"
+    show_tables = (
+        "import sqlite3, sys; "
+        "print(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute("
+        "\"SELECT name FROM sqlite_master WHERE type = 'table'\")))"
+    )
+    return subprocess.run(
+        ["sh", "deploy/docker-entrypoint.sh", sys.executable, "-c", show_tables]
+        + [str(database)],
+        cwd=ROOT,
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "SECRET_KEY": "entrypoint-test",
+            "DATABASE_URL": f"sqlite:///{database}",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_the_entrypoint_does_not_migrate_by_default(tmp_path):
+    done = run_entrypoint(tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+@pytest.mark.slow
+def test_the_entrypoint_migrates_first_with_migrate_on_start(tmp_path):
+    done = run_entrypoint(tmp_path, MIGRATE_ON_START="true")
+    assert done.returncode == 0, done.stderr
+    assert "'django_migrations'" in done.stdout
+    assert "'links_link'" in done.stdout
+
+
+def test_the_entrypoint_refuses_an_unclear_migrate_on_start(tmp_path):
+    done = run_entrypoint(tmp_path, MIGRATE_ON_START="yes please")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "MIGRATE_ON_START must be true or false, not 'yes please'"
+    )
+    assert done.stdout == ""
