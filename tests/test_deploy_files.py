@@ -53,12 +53,107 @@ def test_dockerfile_runs_the_same_entry_point_as_make_serve():
     assert "gunicorn config.wsgi -c deploy/gunicorn.conf.py" in makefile
 
 
-def test_dockerfile_installs_the_pinned_requirements():
+def test_dockerfile_installs_the_lock_with_hashes_only():
     runs = [rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"]
-    assert any("pip install -r requirements.txt" in run for run in runs)
+    installs = [run for run in runs if "pip install" in run]
+    assert installs == ["pip install --require-hashes --no-deps -r requirements.lock"]
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             assert "==" in line, f"not pinned exactly: {line}"
+
+
+def test_dockerfile_base_image_is_pinned_to_a_patch_release():
+    base = next(
+        rest for keyword, rest in dockerfile_instructions() if keyword == "FROM"
+    )
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base)
+
+
+def test_dockerfile_installs_a_postgresql_client_from_the_pgdg_repository():
+    runs = " ".join(
+        rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"
+    )
+    source = re.search(r"deb \[signed-by=(\S+)\] (\S+) bookworm-pgdg main", runs)
+    assert source, "no signed-by apt source for apt.postgresql.org"
+    assert source[2] == "https://apt.postgresql.org/pub/repos/apt"
+    keyring = source[1]
+    copies = [
+        rest.split() for keyword, rest in dockerfile_instructions() if keyword == "COPY"
+    ]
+    [key_source] = [args[0] for args in copies if args[-1] == keyring]
+    key = (ROOT / key_source).read_text()
+    assert key.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    client = re.search(r"postgresql-client-(\d+)", runs)
+    assert client
+    assert int(client[1]) >= 17
+    assert "--no-install-recommends" in runs
+    assert "rm -rf /var/lib/apt/lists/*" in runs
+    # The servers it supports are said where operators read.
+    readme = (ROOT / "README.md").read_text()
+    assert f"PostgreSQL client {client[1]}" in readme
+
+
+def test_dockerfile_takes_the_commit_as_a_build_argument():
+    instructions = list(dockerfile_instructions())
+    args = [rest for keyword, rest in instructions if keyword == "ARG"]
+    envs = [rest for keyword, rest in instructions if keyword == "ENV"]
+    assert any(arg.startswith("GIT_COMMIT") for arg in args)
+    assert "GIT_COMMIT=${GIT_COMMIT}" in envs
+    labels = " ".join(rest for keyword, rest in instructions if keyword == "LABEL")
+    for label in ("revision", "version", "source", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in labels
+
+
+def test_dockerfile_copies_pyproject_for_the_version():
+    sources = [
+        source
+        for keyword, rest in dockerfile_instructions()
+        if keyword == "COPY"
+        for source in rest.split()[:-1]
+    ]
+    assert {"pyproject.toml", "requirements.lock", "deploy"} <= set(sources)
+
+
+def test_dockerignore_keeps_what_the_build_copies():
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for kept in ("requirements.lock", "pyproject.toml", "deploy", "manage.py"):
+        assert not any(
+            Path(kept).match(pattern) or kept.startswith(pattern + "/")
+            for pattern in ignored
+        ), kept
+    assert ".git" in ignored
+
+
+def test_healthcheck_uses_only_the_standard_library():
+    import ast
+    import sys
+
+    healthcheck = dict(dockerfile_instructions())["HEALTHCHECK"]
+    command = re.search(r'CMD python -c "(.*)"$', healthcheck)[1]
+    modules = {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(command))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert modules
+    assert modules <= sys.stdlib_module_names
+    assert "/health/live" in command
+
+
+def test_the_entrypoint_migrates_only_when_asked():
+    script = (ROOT / "deploy" / "docker-entrypoint.sh").read_text()
+    migrate_lines = [
+        line
+        for line in script.splitlines()
+        if "manage.py migrate" in line and not line.lstrip().startswith("#")
+    ]
+    assert migrate_lines == ["    true) python manage.py migrate --noinput ;;"]
+    assert 'case "${MIGRATE_ON_START:-false}" in' in script
 
 
 def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
@@ -134,9 +229,9 @@ def run_entrypoint(tmp_path, **env):
         "print(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute("
         "\"SELECT name FROM sqlite_master WHERE type = 'table'\")))"
     )
+    command = [sys.executable, "-c", show_tables, str(database)]
     return subprocess.run(
-        ["sh", "deploy/docker-entrypoint.sh", sys.executable, "-c", show_tables]
-        + [str(database)],
+        ["sh", "deploy/docker-entrypoint.sh", *command],
         cwd=ROOT,
         env={
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
