@@ -265,3 +265,47 @@ def test_the_entrypoint_refuses_an_unclear_migrate_on_start(tmp_path):
         "MIGRATE_ON_START must be true or false, not 'yes please'"
     )
     assert done.stdout == ""
+
+
+def ci_workflow():
+    import yaml
+
+    return yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+
+
+def test_ci_workflow_runs_make_test_against_its_services_then_builds():
+    [job] = ci_workflow()["jobs"].values()
+    services = job["services"]
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+    for service in services.values():
+        assert "--health-cmd" in service["options"]
+    steps = job["steps"]
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup"))
+    assert python["with"]["python-version"] == "3.11"
+    runs = [step.get("run", "") for step in steps]
+    [install] = [run for run in runs if "apt-get install" in run]
+    for package in ("nginx-light", "prometheus", "wrk"):
+        assert package in install.split()
+    [test] = [step for step in steps if step.get("run") == "make test"]
+    assert test["env"]["CI"] == "true"
+    assert test["env"]["PG_URL"] == "postgres://postgres@127.0.0.1:5432"
+    # The browser tests need a Chromium-like browser where they look for one.
+    assert test["env"]["CHROMIUM_PATH"].startswith("/")
+    builds = [run for run in runs if "docker build" in run]
+    assert len(builds) == 1
+    assert "--build-arg GIT_COMMIT=${{ github.sha }}" in builds[0]
+    assert runs.index(builds[0]) > runs.index("make test")
+
+
+def test_ci_workflow_calls_only_make_targets_that_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w.-]+):", makefile, re.MULTILINE))
+    runs = " ".join(
+        step.get("run", "")
+        for job in ci_workflow()["jobs"].values()
+        for step in job["steps"]
+    )
+    called = re.findall(r"\bmake ([\w-]+)", runs)
+    assert called
+    assert set(called) <= targets
