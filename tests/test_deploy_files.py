@@ -309,3 +309,16 @@ def test_ci_workflow_calls_only_make_targets_that_exist():
     called = re.findall(r"\bmake ([\w-]+)", runs)
     assert called
     assert set(called) <= targets
+
+
+def test_license_and_changelog():
+    import tomllib
+
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 TinyLink")
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        current = tomllib.load(file)["project"]["version"]
+    headings = re.findall(r"^## \[([^\]]+)\]", changelog, re.MULTILINE)
+    assert headings[:2] == ["Unreleased", current]
+    assert "(docs/deploy.md#upgrade-and-rollback)" in changelog
