@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+LOCK_ARGS ?=
 
-.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench
+.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench lock
 
 help:
 	@echo "make run        - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
@@ -18,17 +19,29 @@ help:
 	@echo "make test       - ruff, then the whole suite on SQLite and on PostgreSQL"
 	@echo "make test-fast  - the edit loop: SQLite only, tests not marked slow (under a minute)"
 	@echo "make bench      - redirect throughput vs the bare-WSGI ceiling (wrk; minutes)"
+	@echo "make lock       - regenerate requirements.lock from requirements.txt (PyPI)"
 
-# Stamps make the second run fast: pip runs again only when a requirements
-# file changed.
-$(VENV)/.runtime: requirements.txt
+# Stamps make the second run fast: pip runs again only when the lock or a
+# requirements file changed. The runtime comes from the lock, hashes checked,
+# exactly as the image installs it; the dev tools go on top, held to the
+# lock's versions so that .venv runs what the image runs.
+$(VENV)/.runtime: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	@touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-dev.txt requirements.lock $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	@touch $@
+
+# Every runtime package with the sha256 of every file PyPI has for it (all
+# platforms, so the image's too); existing pins are kept unless
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME). tests/test_dependency_lock.py
+# fails while requirements.txt, the lock and .venv disagree.
+lock: $(VENV)/.dev
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock $(LOCK_ARGS) requirements.txt
 
 # A random SECRET_KEY on first run; never overwritten, never committed.
 .env:

@@ -3,7 +3,6 @@
 gunicorn config.wsgi -c deploy/gunicorn.conf.py      (what `make serve` runs)
 """
 
-import multiprocessing
 import os
 import shutil
 import sys
@@ -14,10 +13,13 @@ from pathlib import Path
 # is started from another directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from deploy.cpus import available_cpus  # needs the path above
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(
-    os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8))
-)
+# The CPUs this process may use (affinity, the container's or unit's CPU
+# quota), not the host's: each worker holds up to DATABASE_POOL_MAX
+# connections, and a container limited to 1 CPU must not start 8 of them.
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * available_cpus() + 1, 8)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Threads only pay off with the threaded worker; with one thread the plain
 # sync worker is leaner.
@@ -68,6 +70,14 @@ metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _default_metrics
 def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
+
+
+def post_worker_init(worker):
+    # The app is loaded in this worker: say once if the database lacks
+    # migrations (the entry point no longer runs them on every start).
+    from opsconsole.pending_migrations import log_pending_migrations_in_background
+
+    log_pending_migrations_in_background()
 
 
 def worker_exit(server, worker):

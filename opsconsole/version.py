@@ -2,12 +2,23 @@
 
 import os
 import time
+import tomllib
 from functools import cache
 from pathlib import Path
 
-VERSION = "0.1.0"
 _STARTED = time.monotonic()
 _ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_version(pyproject=_ROOT / "pyproject.toml"):
+    """The project's version from pyproject.toml, its one written place (the
+    image copies the file; the app is not installed as a package, so
+    importlib.metadata does not know it)."""
+    with open(pyproject, "rb") as file:
+        return tomllib.load(file)["project"]["version"]
+
+
+VERSION = read_version()
 
 
 @cache

@@ -7,6 +7,8 @@ import re
 import runpy
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,12 +53,107 @@ def test_dockerfile_runs_the_same_entry_point_as_make_serve():
     assert "gunicorn config.wsgi -c deploy/gunicorn.conf.py" in makefile
 
 
-def test_dockerfile_installs_the_pinned_requirements():
+def test_dockerfile_installs_the_lock_with_hashes_only():
     runs = [rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"]
-    assert any("pip install -r requirements.txt" in run for run in runs)
+    installs = [run for run in runs if "pip install" in run]
+    assert installs == ["pip install --require-hashes --no-deps -r requirements.lock"]
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             assert "==" in line, f"not pinned exactly: {line}"
+
+
+def test_dockerfile_base_image_is_pinned_to_a_patch_release():
+    base = next(
+        rest for keyword, rest in dockerfile_instructions() if keyword == "FROM"
+    )
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base)
+
+
+def test_dockerfile_installs_a_postgresql_client_from_the_pgdg_repository():
+    runs = " ".join(
+        rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"
+    )
+    source = re.search(r"deb \[signed-by=(\S+)\] (\S+) bookworm-pgdg main", runs)
+    assert source, "no signed-by apt source for apt.postgresql.org"
+    assert source[2] == "https://apt.postgresql.org/pub/repos/apt"
+    keyring = source[1]
+    copies = [
+        rest.split() for keyword, rest in dockerfile_instructions() if keyword == "COPY"
+    ]
+    [key_source] = [args[0] for args in copies if args[-1] == keyring]
+    key = (ROOT / key_source).read_text()
+    assert key.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    client = re.search(r"postgresql-client-(\d+)", runs)
+    assert client
+    assert int(client[1]) >= 17
+    assert "--no-install-recommends" in runs
+    assert "rm -rf /var/lib/apt/lists/*" in runs
+    # The servers it supports are said where operators read.
+    readme = (ROOT / "README.md").read_text()
+    assert f"PostgreSQL client {client[1]}" in readme
+
+
+def test_dockerfile_takes_the_commit_as_a_build_argument():
+    instructions = list(dockerfile_instructions())
+    args = [rest for keyword, rest in instructions if keyword == "ARG"]
+    envs = [rest for keyword, rest in instructions if keyword == "ENV"]
+    assert any(arg.startswith("GIT_COMMIT") for arg in args)
+    assert "GIT_COMMIT=${GIT_COMMIT}" in envs
+    labels = " ".join(rest for keyword, rest in instructions if keyword == "LABEL")
+    for label in ("revision", "version", "source", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in labels
+
+
+def test_dockerfile_copies_pyproject_for_the_version():
+    sources = [
+        source
+        for keyword, rest in dockerfile_instructions()
+        if keyword == "COPY"
+        for source in rest.split()[:-1]
+    ]
+    assert {"pyproject.toml", "requirements.lock", "deploy"} <= set(sources)
+
+
+def test_dockerignore_keeps_what_the_build_copies():
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for kept in ("requirements.lock", "pyproject.toml", "deploy", "manage.py"):
+        assert not any(
+            Path(kept).match(pattern) or kept.startswith(pattern + "/")
+            for pattern in ignored
+        ), kept
+    assert ".git" in ignored
+
+
+def test_healthcheck_uses_only_the_standard_library():
+    import ast
+    import sys
+
+    healthcheck = dict(dockerfile_instructions())["HEALTHCHECK"]
+    command = re.search(r'CMD python -c "(.*)"$', healthcheck)[1]
+    modules = {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(command))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert modules
+    assert modules <= sys.stdlib_module_names
+    assert "/health/live" in command
+
+
+def test_the_entrypoint_migrates_only_when_asked():
+    script = (ROOT / "deploy" / "docker-entrypoint.sh").read_text()
+    migrate_lines = [
+        line
+        for line in script.splitlines()
+        if "manage.py migrate" in line and not line.lstrip().startswith("#")
+    ]
+    assert migrate_lines == ["    true) python manage.py migrate --noinput ;;"]
+    assert 'case "${MIGRATE_ON_START:-false}" in' in script
 
 
 def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
@@ -118,3 +215,110 @@ def test_gunicorn_refuses_a_pool_too_small_for_its_threads():
     assert "DATABASE_POOL_MAX=5 is too small for GUNICORN_THREADS=8" in done.stderr
     done = _run_gunicorn_conf(load, {**env, "DATABASE_POOL_MAX": "10"})
     assert done.returncode == 0, done.stderr
+
+
+def run_entrypoint(tmp_path, **env):
+    """deploy/docker-entrypoint.sh for real (sh), handing over to a command
+    that prints the tables of a fresh SQLite database."""
+    import subprocess
+    import sys
+
+    database = tmp_path / "entry.db"
+    show_tables = (
+        "import sqlite3, sys; "
+        "print(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute("
+        "\"SELECT name FROM sqlite_master WHERE type = 'table'\")))"
+    )
+    command = [sys.executable, "-c", show_tables, str(database)]
+    return subprocess.run(
+        ["sh", "deploy/docker-entrypoint.sh", *command],
+        cwd=ROOT,
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "SECRET_KEY": "entrypoint-test",
+            "DATABASE_URL": f"sqlite:///{database}",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_the_entrypoint_does_not_migrate_by_default(tmp_path):
+    done = run_entrypoint(tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+@pytest.mark.slow
+def test_the_entrypoint_migrates_first_with_migrate_on_start(tmp_path):
+    done = run_entrypoint(tmp_path, MIGRATE_ON_START="true")
+    assert done.returncode == 0, done.stderr
+    assert "'django_migrations'" in done.stdout
+    assert "'links_link'" in done.stdout
+
+
+def test_the_entrypoint_refuses_an_unclear_migrate_on_start(tmp_path):
+    done = run_entrypoint(tmp_path, MIGRATE_ON_START="yes please")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "MIGRATE_ON_START must be true or false, not 'yes please'"
+    )
+    assert done.stdout == ""
+
+
+def ci_workflow():
+    import yaml
+
+    return yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+
+
+def test_ci_workflow_runs_make_test_against_its_services_then_builds():
+    [job] = ci_workflow()["jobs"].values()
+    services = job["services"]
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+    for service in services.values():
+        assert "--health-cmd" in service["options"]
+    steps = job["steps"]
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup"))
+    assert python["with"]["python-version"] == "3.11"
+    runs = [step.get("run", "") for step in steps]
+    [install] = [run for run in runs if "apt-get install" in run]
+    for package in ("nginx-light", "prometheus", "wrk"):
+        assert package in install.split()
+    [test] = [step for step in steps if step.get("run") == "make test"]
+    assert test["env"]["CI"] == "true"
+    assert test["env"]["PG_URL"] == "postgres://postgres@127.0.0.1:5432"
+    # The browser tests need a Chromium-like browser where they look for one.
+    assert test["env"]["CHROMIUM_PATH"].startswith("/")
+    builds = [run for run in runs if "docker build" in run]
+    assert len(builds) == 1
+    assert "--build-arg GIT_COMMIT=${{ github.sha }}" in builds[0]
+    assert runs.index(builds[0]) > runs.index("make test")
+
+
+def test_ci_workflow_calls_only_make_targets_that_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w.-]+):", makefile, re.MULTILINE))
+    runs = " ".join(
+        step.get("run", "")
+        for job in ci_workflow()["jobs"].values()
+        for step in job["steps"]
+    )
+    called = re.findall(r"\bmake ([\w-]+)", runs)
+    assert called
+    assert set(called) <= targets
+
+
+def test_license_and_changelog():
+    import tomllib
+
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 TinyLink")
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        current = tomllib.load(file)["project"]["version"]
+    headings = re.findall(r"^## \[([^\]]+)\]", changelog, re.MULTILINE)
+    assert headings[:2] == ["Unreleased", current]
+    assert "(docs/deploy.md#upgrade-and-rollback)" in changelog
