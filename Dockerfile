@@ -33,8 +33,11 @@ RUN echo "deb [signed-by=/usr/share/keyrings/apt.postgresql.org.asc] https://apt
     && apt-get install -y --no-install-recommends postgresql-client-18 \
     && rm -rf /var/lib/apt/lists/*
 
+# The backup directories exist in the image, owned by the app's user: Docker
+# copies a mount point's ownership into a new named volume, and one it has to
+# create itself is root's (compose mounts a volume at /data/backups).
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tinylink \
-    && mkdir -p /data && chown tinylink /data
+    && mkdir -p /data/backups /data/backup-staging && chown -R tinylink /data
 
 WORKDIR /app
 # Every package, transitive ones too, at the locked version and hash; --no-deps

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_safe
 from opsconsole import breaker, status, version
 from opsconsole.engines import engine_for
 from opsconsole.monitoring import monitoring_allowed, monitoring_refused
+from opsconsole.pending_migrations import pending_migrations
 
 logger = logging.getLogger("tinylink.health")
 _migrations = {"checked_at": None, "pending": None}
@@ -95,9 +95,7 @@ def check_migrations(now=None):
     checked = _migrations["checked_at"]
     if checked is None or now - checked > settings.HEALTH_MIGRATIONS_TTL:
         try:
-            executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-            targets = executor.loader.graph.leaf_nodes()
-            _migrations["pending"] = bool(executor.migration_plan(targets))
+            _migrations["pending"] = bool(pending_migrations())
             _migrations["checked_at"] = now
         except Exception as exc:  # noqa: BLE001
             logger.warning("health: migration check failed: %s", exc)

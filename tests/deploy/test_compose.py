@@ -118,3 +118,25 @@ def test_compose_usage_lines_name_files_that_exist():
             if line.startswith("#   cp "):
                 source = shlex.split(line[1:])[1]
                 assert (ROOT / source).is_file(), line
+
+
+def test_the_image_owns_every_directory_a_volume_is_mounted_on():
+    # Docker gives a new named volume the ownership of its mount point in the
+    # image; a mount point the image lacks is created for root, and the app
+    # (uid 10001) could then not write its backups there.
+    dockerfile = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    made, owned_by = set(), None
+    for run in re.findall(r"^RUN (.*)$", dockerfile, re.MULTILINE):
+        for command in run.split("&&"):
+            words = shlex.split(command)
+            if words[:2] == ["mkdir", "-p"]:
+                made.update(words[2:])
+            if words[:2] == ["chown", "-R"] and words[3:] == ["/data"]:
+                owned_by = words[2]
+    assert owned_by == "tinylink"
+    for name in ("compose.yaml", "compose.sqlite.yaml"):
+        for service in compose(name)["services"].values():
+            for volume in service.get("volumes", []):
+                target = volume.split(":")[1]
+                if target.startswith("/data"):
+                    assert target in made | {"/data"}, (name, volume)
