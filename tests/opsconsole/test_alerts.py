@@ -58,11 +58,7 @@ def rules():
 
 def dashboard_exprs():
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    return [
-        target["expr"]
-        for panel in panels
-        for target in panel.get("targets", [])
-    ]
+    return [target["expr"] for panel in panels for target in panel.get("targets", [])]
 
 
 # --- promtool ----------------------------------------------------------------------
