@@ -3,13 +3,18 @@ and restore drills from the backup directory, the worker, the queue and the
 database from the database (status.gather_facts).
 
 Timestamps are 0 for "never", so that `time() - x > limit` alerts fire
-instead of the series being absent. The pool gauges describe the pool of
-the one gunicorn worker process that answered the scrape (each process has
-its own pool): a sample, not a sum over the server.
+instead of the series being absent. The database's reachability and the
+free disk space are this process's view, as /health/full reports them; the
+alerts in deploy/prometheus/alerts.yml are written against these names.
+The pool gauges describe the pool of the one gunicorn worker process
+that answered the scrape (each process has its own pool): a sample, not a
+sum over the server.
 """
 
 import logging
+import shutil
 
+from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 
 from opsconsole.health import check_database
@@ -138,13 +143,58 @@ def operations_gauges(*, database=True):
     return gauges
 
 
+def watched_directories():
+    """(label, directory) whose volume's free space is exported: the data
+    directory (SQLite, its WAL) and where backups are written on this host.
+    A store off this host (S3) has no local directory to watch."""
+    directories = [
+        ("data", settings.DATA_DIR),
+        ("backup_staging", settings.BACKUP_STAGING_DIR),
+    ]
+    if not settings.BACKUP_STORE_URL:
+        directories.append(("backups", settings.BACKUP_DIR))
+    return directories
+
+
+def disk_gauges():
+    """The free bytes of each watched directory's volume, and the floor
+    below which /health/full says the disk is low (HEALTH_MIN_FREE_DISK_MB),
+    so that the alert and the probe agree without a second setting."""
+    free = GaugeMetricFamily(
+        "tinylink_disk_free_bytes",
+        "Free bytes on the volume of a directory TinyLink writes to.",
+        labels=["directory"],
+    )
+    for label, directory in watched_directories():
+        try:
+            free.add_metric([label], shutil.disk_usage(directory).free)
+        except OSError:
+            # Not created yet (the staging directory before the first
+            # backup): nothing has been written there to fill it.
+            continue
+    floor = GaugeMetricFamily(
+        "tinylink_disk_free_min_bytes",
+        "Free bytes below which /health/full reports the disk as low.",
+    )
+    floor.add_metric([], settings.HEALTH_MIN_FREE_DISK_MB * 2**20)
+    return [free, floor]
+
+
 class OperationsCollector:
     def collect(self):
+        # Asked with the probe's short timeout first: with the database
+        # down, the pool's own wait would outlast Prometheus's scrape
+        # timeout. What is on disk (the backups) is exported regardless.
+        database = check_database() == "ok"
+        up = GaugeMetricFamily(
+            "tinylink_database_up",
+            "1 if this process reached the database at this scrape, else 0.",
+        )
+        up.add_metric([], int(database))
+        yield up
+        yield from disk_gauges()
         try:
-            # Asked with the probe's short timeout first: with the database
-            # down, the pool's own wait would outlast Prometheus's scrape
-            # timeout. What is on disk (the backups) is exported regardless.
-            gauges = operations_gauges(database=check_database() == "ok")
+            gauges = operations_gauges(database=database)
         except Exception as exc:  # noqa: BLE001 - a scrape must not fail on this
             logger.warning("metrics: could not read operations facts: %s", exc)
             return

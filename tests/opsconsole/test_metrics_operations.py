@@ -38,6 +38,7 @@ OPERATIONS_GAUGES = {
     "tinylink_ops_runs_running",
     "tinylink_ops_runs_failed_last_24h",
     "tinylink_database_size_bytes",
+    "tinylink_database_up",
 }
 POOL_GAUGES = {
     "tinylink_db_pool_connections",
@@ -78,10 +79,34 @@ def test_a_live_scrape_exports_every_operations_gauge(gunicorn_server):
     # No worker in the test database: what the alert fires on.
     assert samples["tinylink_opsworkers_alive"] == 0
     assert samples["tinylink_database_size_bytes"] > 0
+    assert samples["tinylink_database_up"] == 1
     if connection.vendor == "postgresql":
         # The pool of the worker that answered: it holds this request's
         # connection at least.
         assert samples["tinylink_db_pool_connections"] >= 1
+
+
+def test_free_disk_space_is_exported_per_directory_with_the_health_floor(
+    client, db, settings, tmp_path
+):
+    settings.HEALTH_MIN_FREE_DISK_MB = 7
+    settings.BACKUP_STORE_URL = ""
+    settings.BACKUP_DIR = tmp_path
+    settings.BACKUP_STAGING_DIR = tmp_path / "not-created-yet"
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families(
+            client.get("/metrics").content.decode()
+        )
+    }
+    free = {
+        sample.labels["directory"]: sample.value
+        for sample in families["tinylink_disk_free_bytes"].samples
+    }
+    # The staging directory does not exist yet: no sample rather than an error.
+    assert set(free) == {"data", "backups"}
+    assert all(value > 0 for value in free.values())
+    assert families["tinylink_disk_free_min_bytes"].samples[0].value == 7 * 2**20
 
 
 # --- Several gunicorn workers ---------------------------------------------------------
