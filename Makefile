@@ -30,8 +30,12 @@ $(VENV)/.runtime: requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	@touch $@
 
+# The lock's pins without its hashes as constraints: a constraints file with
+# hashes would put pip in hash-checking mode for the dev tools too, which have
+# none (a fresh clone failed there).
 $(VENV)/.dev: requirements.txt requirements-dev.txt requirements.lock $(VENV)/.runtime
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
+	grep -E '^[A-Za-z0-9]' requirements.lock | sed -e 's/ *\\$$//' > $(VENV)/lock-constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/lock-constraints.txt
 	@touch $@
 
 # Every runtime package with the sha256 of every file PyPI has for it (all
