@@ -311,11 +311,13 @@ def test_every_metric_in_the_alerts_and_the_dashboard_is_exported(busy_server):
     missing = poll(lambda: used - exported_samples(busy_server), set())
     assert missing == set(), busy_server.log()[-2000:]
 
-    # The latency objective leaves out the scrapes by their view label: the
-    # one that label really has.
+    # The latency objective is about what users wait for: the scrapes and
+    # probes are answered before any view (HealthProbeMiddleware), so they
+    # never reach the by-view histogram, and the rule's exclusion (kept for
+    # a URLconf that routes them to views) leaves every user-facing view in.
     (excluded,) = {m for expr in exprs for m in re.findall(r'view!~"([^"]+)"', expr)}
     views = latency_views(busy_server)
-    assert {"opsconsole:metrics", "links:redirect"} <= views
-    assert {view for view in views if re.fullmatch(excluded, view)} == {
-        "opsconsole:metrics"
-    }
+    assert "links:redirect" in views
+    assert not {view for view in views if view.startswith("opsconsole:")}
+    assert not {view for view in views if re.fullmatch(excluded, view)}
+    assert re.fullmatch(excluded, "opsconsole:metrics")
