@@ -52,7 +52,9 @@ COPY links ./links
 COPY opsconsole ./opsconsole
 COPY templates ./templates
 COPY static ./static
-COPY deploy ./deploy
+# Of deploy/ only what the container runs: the env files and Kubernetes
+# secrets that operators create beside the examples must never be baked in.
+COPY deploy/gunicorn.conf.py deploy/cpus.py deploy/docker-entrypoint.sh ./deploy/
 
 # Static files are collected at build time; the key is used for nothing else.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0

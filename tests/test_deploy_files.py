@@ -111,7 +111,57 @@ def test_dockerfile_copies_pyproject_for_the_version():
         if keyword == "COPY"
         for source in rest.split()[:-1]
     ]
-    assert {"pyproject.toml", "requirements.lock", "deploy"} <= set(sources)
+    assert {"pyproject.toml", "requirements.lock"} <= set(sources)
+
+
+# The files docs/deploy.md has operators create next to the examples.
+SECRETS = [
+    "deploy/tinylink.env",
+    "deploy/postgres.env",
+    "deploy/systemd/tinylink.env",
+    "deploy/k8s/secret.yaml",
+]
+
+
+def dockerignored(path, patterns):
+    """Docker's rule closely enough for these patterns: a pattern matches the
+    path or one of its parent directories; ** spans directories."""
+    parts = Path(path).parts
+    candidates = [Path(*parts[: n + 1]) for n in range(len(parts))]
+    for pattern in patterns:
+        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*")
+        if any(re.fullmatch(regex, str(candidate)) for candidate in candidates):
+            return True
+    return False
+
+
+def dockerignore_patterns():
+    return [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def test_no_secret_an_operator_creates_can_reach_the_image():
+    patterns = dockerignore_patterns()
+    sources = [
+        source
+        for keyword, rest in dockerfile_instructions()
+        if keyword == "COPY"
+        for source in rest.split()[:-1]
+    ]
+    for secret in SECRETS:
+        assert dockerignored(secret, patterns), f"{secret} is sent to the build"
+        copied = [s for s in sources if secret == s or secret.startswith(s + "/")]
+        assert not copied, f"{secret} is copied by COPY {copied}"
+    # The matcher itself, on what must and must not be ignored.
+    assert dockerignored("links/__pycache__/x.pyc", ["**/__pycache__"])
+    assert not dockerignored("deploy/gunicorn.conf.py", patterns)
+    # Git never holds them either.
+    gitignore = (ROOT / ".gitignore").read_text().split()
+    for secret in SECRETS:
+        assert secret in gitignore or str(Path(secret).parent / "*.env") in gitignore
 
 
 def test_dockerignore_keeps_what_the_build_copies():
