@@ -90,10 +90,14 @@ def ping_database():
 
 
 def check_migrations(now=None):
-    """Pending migrations, checked once and then every HEALTH_MIGRATIONS_TTL s."""
+    """Pending migrations. An "ok" is kept for HEALTH_MIGRATIONS_TTL s; a
+    "pending" is looked at again on every probe, so that an instance that
+    started before the release's migrate step finished is ready at the next
+    probe after it, not minutes later."""
     now = time.monotonic() if now is None else now
     checked = _migrations["checked_at"]
-    if checked is None or now - checked > settings.HEALTH_MIGRATIONS_TTL:
+    fresh = checked is not None and now - checked <= settings.HEALTH_MIGRATIONS_TTL
+    if not (fresh and _migrations["pending"] is False):
         try:
             _migrations["pending"] = bool(pending_migrations())
             _migrations["checked_at"] = now
