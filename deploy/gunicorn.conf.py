@@ -55,6 +55,13 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logger_class = "opsconsole.logging.GunicornLogger"
+# gunicorn's control socket (for `gunicornc`) lives in $HOME/.gunicorn, which
+# is read-only under systemd's ProtectSystem=strict and in the image: it
+# logged an ERROR on every start. Off unless a writable path is given.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket
 wsgi_app = "config.wsgi:application"
 
 # Prometheus multiprocess mode: every worker writes its counters to files in

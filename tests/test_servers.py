@@ -47,3 +47,15 @@ def test_a_missed_deadline_stops_gunicorn(transactional_db, tmp_path):
     assert server.process.returncode is not None
     assert not running(server.process.pid)
     server.stop()  # a second stop is harmless
+
+
+def test_gunicorn_logs_no_error_where_home_is_read_only(transactional_db, tmp_path):
+    # Under systemd's ProtectSystem=strict, or as the image's user, HOME is
+    # not writable: gunicorn's control socket ($HOME/.gunicorn) logged an
+    # ERROR on every start. /proc stands in for such a HOME (even root cannot
+    # create a directory there).
+    server = GunicornServer(tmp_path, workers=1, extra_env={"HOME": "/proc"})
+    server.start(wait_path="/health/live")
+    server.stop()
+    errors = [line for line in server.log().splitlines() if '"ERROR"' in line]
+    assert errors == []
