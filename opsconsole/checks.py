@@ -147,3 +147,42 @@ def check_metrics_multiprocess_dir(app_configs, **kwargs):
             )
         ]
     return []
+
+
+PLACEHOLDER = "change_me"
+MIN_SECRET_LENGTH = 16
+
+
+@register("opsconsole")
+def check_secrets_are_not_placeholders(app_configs, **kwargs):
+    """The env examples in deploy/ ship CHANGE_ME for every secret. Left as it
+    is, "Bearer CHANGE_ME" opens /metrics and /health/full to anyone who read
+    the repository, and anyone can sign a backup this server trusts. An
+    error, so that migrate, the first step of every deploy path, stops."""
+    # SECRET_KEY's length is W002's (and Django's) business: a short one is
+    # fine in development, where these examples are not used.
+    weak = ["SECRET_KEY"] if PLACEHOLDER in settings.SECRET_KEY.lower() else []
+    tokens = {
+        "METRICS_TOKEN": [settings.METRICS_TOKEN],
+        "BACKUP_SIGNING_KEY": [settings.BACKUP_SIGNING_KEY],
+        "BACKUP_SIGNING_KEY_FALLBACKS": list(settings.BACKUP_SIGNING_KEY_FALLBACKS),
+    }
+    weak += [
+        name
+        for name, values in tokens.items()
+        for value in values
+        if value
+        and (PLACEHOLDER in value.lower() or len(value) < MIN_SECRET_LENGTH)
+    ]
+    if not weak:
+        return []
+    names = ", ".join(dict.fromkeys(weak))
+    return [
+        Error(
+            f"{names}: still the example's CHANGE_ME, or shorter than "
+            f"{MIN_SECRET_LENGTH} characters.",
+            hint="Give each its own random value, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+            id="opsconsole.E004",
+        )
+    ]

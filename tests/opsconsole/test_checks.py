@@ -338,3 +338,31 @@ def test_manage_py_creates_a_missing_metrics_directory(tmp_path):
     result = manage_check(env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "missing").is_dir()
+
+
+# --- E004 placeholder or guessable secrets --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("METRICS_TOKEN", "CHANGE_ME"),
+        ("METRICS_TOKEN", "short"),
+        ("BACKUP_SIGNING_KEY", "CHANGE_ME"),
+        ("BACKUP_SIGNING_KEY", "change_me-please-0123456789abcdef"),
+        ("BACKUP_SIGNING_KEY_FALLBACKS", ["old-key-0123456789abcdef", "CHANGE_ME"]),
+        ("SECRET_KEY", "CHANGE_ME" + "x" * 50),
+    ],
+)
+def test_a_secret_left_as_the_examples_placeholder_is_an_error(settings, name, value):
+    # The env examples ship CHANGE_ME: left as it is, "Bearer CHANGE_ME" would
+    # open /metrics to anyone who read the repository, and anyone could sign
+    # a forged backup. migrate (the first step of every deploy path) stops.
+    setattr(settings, name, value)
+    assert check_ids() == ["opsconsole.E004"]
+
+
+def test_real_secrets_pass(settings):
+    settings.METRICS_TOKEN = "a-long-random-metrics-token-0123"
+    settings.BACKUP_SIGNING_KEY = "a-long-random-signing-key-0123456789"
+    assert check_ids() == []
