@@ -183,7 +183,8 @@ def test_every_scraped_deployment_sees_the_workers_backup_store():
         if obj["kind"] == "Deployment"
         and obj["spec"]["template"]["metadata"]
         .get("annotations", {})
-        .get("prometheus.io/scrape") == "true"
+        .get("prometheus.io/scrape")
+        == "true"
     ]
     assert scraped  # the web pods, at least
     for deployment in scraped:
@@ -194,7 +195,9 @@ def test_every_scraped_deployment_sees_the_workers_backup_store():
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     (web_container,) = containers(web())
     backup_dir = k8s_environment()["BACKUP_DIR"]
-    (mount,) = [m for m in web_container["volumeMounts"] if m["mountPath"] == backup_dir]
+    (mount,) = [
+        m for m in web_container["volumeMounts"] if m["mountPath"] == backup_dir
+    ]
     assert mount["readOnly"] is True  # only the worker writes backups
 
 
@@ -216,13 +219,15 @@ def test_the_restore_job_mounts_the_backups_and_runs_a_real_restore():
         "manage.py", "restore"
     )
     parsed = parser.parse_args(options)
-    assert parsed.latest is True and parsed.interactive is False
+    assert parsed.latest is True
+    assert parsed.interactive is False
     (claim,) = backup_store_claims(job)
     assert claim == backup_store_claims(worker())[0]
     backup_dir = k8s_environment()["BACKUP_DIR"]
     (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == backup_dir]
     assert not mount.get("readOnly")  # the safety copy goes there first
     spec = job["spec"]["template"]["spec"]
-    assert spec["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    assert spec["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] == 0
     assert {"configMapRef": {"name": "tinylink-config"}} in container["envFrom"]
     assert {"secretRef": {"name": "tinylink-secrets"}} in container["envFrom"]
