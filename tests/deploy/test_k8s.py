@@ -3,6 +3,7 @@
 import math
 import re
 
+from django.core.management import load_command_class
 from django.urls import resolve
 
 from tests.deploy.envfiles import (
@@ -50,8 +51,11 @@ def test_the_kustomization_lists_every_manifest():
     assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
     listed = set(kustomization["resources"])
     shipped = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    # secret.yaml is the operator's copy of the example (git-ignored).
-    assert listed == (shipped - {"secret.example.yaml"}) | {"secret.yaml"}
+    # secret.yaml is the operator's copy of the example (git-ignored); the
+    # restore Job is applied by hand, never with the rest.
+    examples = {p.name for p in K8S.glob("*.example.yaml")}
+    assert examples == {"secret.example.yaml", "restore-job.example.yaml"}
+    assert listed == (shipped - examples) | {"secret.yaml"}
     assert "secret.yaml" in (K8S / ".gitignore").read_text().split()
 
 
@@ -142,8 +146,88 @@ def test_the_connection_budget_fits_the_documented_max_connections():
     # gunicorn's default from the CPU limit; WEB_CONCURRENCY would win.
     workers = int(env.get("WEB_CONCURRENCY") or min(2 * math.ceil(cpus) + 1, 8))
     pool = int(env["DATABASE_POOL_MAX"])
-    pods = k8s_object("HorizontalPodAutoscaler", "tinylink-web")["spec"]["maxReplicas"]
+    # At the HPA's maximum a rolling update runs maxSurge pods more.
+    hpa = k8s_object("HorizontalPodAutoscaler", "tinylink-web")["spec"]
+    surge = web()["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    pods = hpa["maxReplicas"] + int(surge)
     text = (K8S / "configmap.yaml").read_text()
     documented = int(re.search(r"max_connections = (\d+)", text)[1])
-    assert pods * workers * pool + pool + 1 <= documented
+    # README.md's formula: + the worker's pool, + 1 pg_dump, + 1 migrate,
+    # and PostgreSQL keeps 3 for superusers.
+    assert pods * workers * pool + pool + 1 + 1 <= documented - 3
     assert pool >= int(env["GUNICORN_THREADS"]) + 2
+
+
+def backup_store_claims(deployment):
+    """The claims mounted at BACKUP_DIR in each container of a Deployment."""
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    backup_dir = k8s_environment()["BACKUP_DIR"]
+    return [
+        volumes[m["name"]].get("persistentVolumeClaim", {}).get("claimName")
+        for container in containers(deployment)
+        for m in container.get("volumeMounts", [])
+        if m["mountPath"] == backup_dir
+    ]
+
+
+def test_every_scraped_deployment_sees_the_workers_backup_store():
+    # /metrics (the backup-age alert) and /health/full read the backups of
+    # the pod Prometheus scrapes: an emptyDir there means "no backup, ever".
+    if k8s_environment().get("BACKUP_STORE_URL"):
+        return  # S3: every pod reads the same bucket
+    (worker_claim,) = backup_store_claims(worker())
+    assert worker_claim is not None
+    scraped = [
+        obj
+        for _, obj in k8s_objects()
+        if obj["kind"] == "Deployment"
+        and obj["spec"]["template"]["metadata"]
+        .get("annotations", {})
+        .get("prometheus.io/scrape")
+        == "true"
+    ]
+    assert scraped  # the web pods, at least
+    for deployment in scraped:
+        name = deployment["metadata"]["name"]
+        assert backup_store_claims(deployment) == [worker_claim], name
+    # Several pods on several nodes mount it at once.
+    claim = k8s_object("PersistentVolumeClaim", worker_claim)
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    (web_container,) = containers(web())
+    backup_dir = k8s_environment()["BACKUP_DIR"]
+    (mount,) = [
+        m for m in web_container["volumeMounts"] if m["mountPath"] == backup_dir
+    ]
+    assert mount["readOnly"] is True  # only the worker writes backups
+
+
+def test_the_s3_alternative_is_offered_where_the_pods_read_it():
+    config = (K8S / "configmap.yaml").read_text()
+    secret = (K8S / "secret.example.yaml").read_text()
+    assert re.search(r"^  # BACKUP_STORE_URL: s3://", config, re.M)
+    assert re.search(r"^  # AWS_ACCESS_KEY_ID: ", secret, re.M)
+    assert re.search(r"^  # AWS_SECRET_ACCESS_KEY: ", secret, re.M)
+
+
+def test_the_restore_job_mounts_the_backups_and_runs_a_real_restore():
+    job = k8s_object("Job", "tinylink-restore")
+    (container,) = containers(job)
+    program, manage, command, *options = container["command"]
+    assert (program, manage, command) == ("python", "manage.py", "restore")
+    # Every option is one `manage.py restore` accepts, and it asks nothing.
+    parser = load_command_class("opsconsole", "restore").create_parser(
+        "manage.py", "restore"
+    )
+    parsed = parser.parse_args(options)
+    assert parsed.latest is True
+    assert parsed.interactive is False
+    (claim,) = backup_store_claims(job)
+    assert claim == backup_store_claims(worker())[0]
+    backup_dir = k8s_environment()["BACKUP_DIR"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == backup_dir]
+    assert not mount.get("readOnly")  # the safety copy goes there first
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] == 0
+    assert {"configMapRef": {"name": "tinylink-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": "tinylink-secrets"}} in container["envFrom"]
