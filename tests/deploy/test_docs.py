@@ -52,7 +52,9 @@ def snippets_of(paths):
 
 
 def documented_places():
-    return RUNBOOKS + sorted(p for p in DEPLOY.rglob("*") if p.is_file())
+    return RUNBOOKS + sorted(
+        p for p in DEPLOY.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def compose_services(file):
