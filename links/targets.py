@@ -182,17 +182,20 @@ def validate_target_url(value, *, request_host=None):
             f"{MAX_TARGET_LENGTH}.",
             code="too_long",
         )
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError(
-            "The URL contains spaces or control characters; encode them first.",
-            code="invalid_characters",
-        )
+    # Without a scheme it is no URL at all ("not a url", "example.com"): say
+    # what one looks like before finding fault with its characters.
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
     if not scheme:
         raise ValidationError(
-            "Enter an absolute URL starting with http:// or https://.",
+            "Enter a full web address starting with http:// or https://, "
+            "like https://example.com/page.",
             code="invalid_scheme",
+        )
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationError(
+            "The URL contains spaces or control characters; encode them first.",
+            code="invalid_characters",
         )
     if scheme not in ("http", "https"):
         raise ValidationError(

@@ -24,4 +24,5 @@ urlpatterns = [
     path("links/<code:code>/delete/", pages.link_delete, name="delete"),
     # The catch-all short-code route: last, so no alias can shadow a page.
     path("<code:code>", views.follow, name="redirect"),
+    path("<code:code>/", views.follow_with_slash, name="redirect-slash"),
 ]

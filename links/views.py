@@ -1,5 +1,6 @@
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -15,7 +16,9 @@ from links.targets import points_at_this_service
 _GONE_MESSAGES = {
     LinkState.EXPIRED: "This short link has expired.",
     LinkState.EXHAUSTED: "This short link has reached its click limit.",
-    LinkState.INACTIVE: "This short link has been deactivated by its owner.",
+    # Neutral: its owner or an administrator may have done it, and no record
+    # says which.
+    LinkState.INACTIVE: "This short link has been deactivated.",
 }
 
 
@@ -154,6 +157,17 @@ def follow(request, code):
     if request.method == "GET":
         clickbuffer.add(found, now)
     return response
+
+
+@require_safe
+def follow_with_slash(request, code):
+    """GET /<code>/: a short link with a slash added (by a chat app, a
+    mail client, a hand) is still that link. A permanent redirect to /<code>,
+    which config.fastpath answers and counts; this hop counts nothing."""
+    location = reverse("links:redirect", kwargs={"code": code})
+    if request.META.get("QUERY_STRING"):
+        location += "?" + request.META["QUERY_STRING"]
+    return HttpResponsePermanentRedirect(location)
 
 
 def _follow_exactly(request, code, now):

@@ -18,14 +18,34 @@ async function copyText(text) {
   area.remove();
 }
 
+// After a failed submit the page opens on the list of what to fix: the focus
+// goes there (it has tabindex=-1), so it is read first and Tab goes on from it.
+const errorSummary = document.getElementById("error-bar");
+if (errorSummary) {
+  errorSummary.focus();
+}
+
+function announce(text) {
+  // The copy button's accessible name is its aria-label ("Copy short link
+  // ..."), so its changed text is not read out; a live region is.
+  const status = document.getElementById("copy-status");
+  if (status) {
+    status.textContent = "";
+    // A fresh text node, a moment later: the same words twice are read twice.
+    setTimeout(() => { status.textContent = text; }, 50);
+  }
+}
+
 document.addEventListener("click", async (event) => {
   const copy = event.target.closest("button.copy");
   if (copy) {
     try {
       await copyText(copy.dataset.copy);
       copy.textContent = "Copied";
+      announce("Copied " + copy.dataset.copy.replace(/^https?:\/\//, ""));
     } catch (error) {
       copy.textContent = "Copy failed";
+      announce("Copy failed");
     }
     setTimeout(() => { copy.textContent = "Copy"; }, 2000);
     return;

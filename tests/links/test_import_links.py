@@ -170,7 +170,8 @@ def test_one_row_with_several_errors_reports_each(db, tmp_path):
     assert output.err.splitlines() == [
         "line 2: short_code: A short code is 1 to 64 characters of letters, "
         "digits, '-' and '_'.",
-        "line 2: target_url: Enter an absolute URL starting with http:// or https://.",
+        "line 2: target_url: Enter a full web address starting with http:// or "
+        "https://, like https://example.com/page.",
         "line 2: expires_at: “2024-02-30T00:00:00Z” value has the correct format "
         "(YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]) but it is an invalid date/time.",
         "line 2: max_clicks: “abc” value must be an integer.",
