@@ -217,6 +217,10 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/links/"
 LOGOUT_REDIRECT_URL = "/"
+# A stale form (token rotated by a sign-in elsewhere) gets a page that keeps
+# the input, not Django's bare 403.
+CSRF_FAILURE_VIEW = "links.csrf.csrf_failure"
+
 # --- Email (docs/operations.md#email) ----------------------------------------
 # EMAIL_URL: smtp://user:pass@host:587?tls, smtp+ssl://host:465, consolemail://.
 # Unset: the console with DJANGO_DEBUG, else none (no password reset by email).
