@@ -4,20 +4,26 @@ signing in again in another tab) answers instead of Django's bare 403.
 Nothing the form sent is acted on. The page explains and links back; for the
 create form on "My links" it offers the typed values again in a fresh form
 (with a valid token), so one click creates the link after all. JSON clients
-get the envelope with code "csrf_failed".
+get the envelope with code "csrf_failed" (the API's views check session
+calls themselves and answer DRF's permission_denied, as documented).
 """
 
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from links.errors import CSRF_FAILED_MESSAGE, json_error, wants_json
+from links.errors import json_error, wants_json
 from links.forms import LinkCreateForm
+
+MESSAGE = (
+    "This form has expired: the page was opened before a sign-in or sign-out "
+    "(perhaps in another tab), so it was not sent."
+)
 
 
 def csrf_failure(request, reason=""):
     if wants_json(request):
-        return json_error(request, 403, "csrf_failed", CSRF_FAILED_MESSAGE)
+        return json_error(request, 403, "csrf_failed", MESSAGE)
     context = {"back_url": _back_url(request)}
     create_path = reverse("links:list")
     if request.path == create_path and request.user.is_authenticated:

@@ -15,10 +15,6 @@ from django.utils.cache import add_never_cache_headers
 
 RETRY_AFTER_UNAVAILABLE = 5
 UNAVAILABLE_MESSAGE = "TinyLink is briefly unavailable; please try again in a moment."
-CSRF_FAILED_MESSAGE = (
-    "This form has expired: the page was opened before a sign-in or sign-out "
-    "(perhaps in another tab), so it was not sent."
-)
 TRACEBACK_EVERY_SECONDS = 60
 _tracebacks = {"logged_at": None}
 _tracebacks_lock = threading.Lock()
@@ -179,12 +175,6 @@ def api_exception_handler(exc, context):
         return json_error(
             request, 413, "payload_too_large", "The request body is too large."
         )
-    if isinstance(exc, exceptions.PermissionDenied) and str(exc.detail).startswith(
-        "CSRF Failed"
-    ):
-        # DRF's check of a session-authenticated call: the same code as the
-        # CSRF failure of every other JSON request (links.csrf).
-        return json_error(request, 403, "csrf_failed", CSRF_FAILED_MESSAGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):

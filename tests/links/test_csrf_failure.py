@@ -121,13 +121,3 @@ def test_item3_json_client_gets_the_envelope_with_csrf_failed(browser_client):
     error = response.json()["error"]
     assert error["code"] == "csrf_failed"
     assert "expired" in error["message"]
-
-
-def test_item3_api_session_post_without_token_is_csrf_failed(browser_client):
-    # DRF checks the token of session-authenticated API calls itself.
-    response = browser_client.post(
-        "/api/links", {"target_url": TARGET}, content_type="application/json"
-    )
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "csrf_failed"
-    assert not Link.objects.exists()
