@@ -39,3 +39,29 @@ def server_error(request):
         response = HttpResponse(body, status=500)
     response["Cache-Control"] = "no-store"
     return response
+
+
+class MethodNotAllowedPage:
+    """Django answers a method a view does not take (GET on a POST-only
+    address) with an empty 405, which browsers show as a broken page: give
+    it the error page (or the JSON envelope), keeping the Allow header.
+    Answers with a body of their own (the API's envelope) pass unchanged."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.streaming or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        return error_response(
+            request,
+            405,
+            "method_not_allowed",
+            f"This address does not answer {request.method} requests.",
+            details={"allow": [m.strip() for m in allowed.split(",") if m.strip()]},
+            template="405.html",
+            context={"allow": allowed, "method": request.method},
+            headers={"Allow": allowed},
+        )

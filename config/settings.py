@@ -16,6 +16,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.api import REST_FRAMEWORK, SPECTACULAR_SETTINGS  # noqa: F401
+from config.mail import DEFAULT_FROM, email_settings
 from config.storages import backup_storage
 from opsconsole.logging import logging_config
 
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.handlers.MethodNotAllowedPage",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "opsconsole.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -215,6 +217,19 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/links/"
 LOGOUT_REDIRECT_URL = "/"
+# A stale form (token rotated by a sign-in elsewhere) gets a page that keeps
+# the input, not Django's bare 403.
+CSRF_FAILURE_VIEW = "links.csrf.csrf_failure"
+
+# --- Email (docs/operations.md#email) ----------------------------------------
+# EMAIL_URL: smtp://user:pass@host:587?tls, smtp+ssl://host:465, consolemail://.
+# Unset: the console with DJANGO_DEBUG, else none (no password reset by email).
+# Read as is, like SECRET_KEY: a password may hold a "$".
+globals().update(email_settings(os.environ.get("EMAIL_URL", ""), debug=DEBUG))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=DEFAULT_FROM)
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# An SMTP server that never answers must not hold a worker until gunicorn kills it.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- I18N / time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

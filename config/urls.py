@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from config import handlers
-from links import pages
+from links import accounts, pages
 from links.api import ApiDocsAccess, LinkViewSet
 
 
@@ -40,9 +40,32 @@ api_patterns = [
     *api_router.urls,
 ]
 
+# Ahead of Django's own: sign-in offers a reset only when email can be sent,
+# GET on sign-out gets a page, and a reset says when its email failed.
+accounts_patterns = [
+    path("login/", accounts.SignInView.as_view(), name="login"),
+    path("logout/", accounts.SignOutView.as_view(), name="logout"),
+    path(
+        "password_reset/",
+        accounts.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "password_reset/done/",
+        accounts.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("", include("django.contrib.auth.urls")),
+]
+
 urlpatterns = [
     path("", pages.home, name="home"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(accounts_patterns)),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("", include(("opsconsole.urls", "opsconsole"))),
