@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.views.main import ORDER_VAR
@@ -17,11 +16,11 @@ from links.admin_changelist import (
     compact_datetime,
     truncated,
 )
+from links.admin_forms import LinkAdminForm
 from links.auth import KEY_PREFIX, hash_key, new_key
 from links.charts import clicks_chart_svg
 from links.exports import csv_download
 from links.models import ApiToken, Link, grants_every_link
-from links.targets import validate_target_url
 
 CODE_DISPLAY_CHARS = 24
 TARGET_DISPLAY_CHARS = 48
@@ -42,19 +41,6 @@ STATS_FIELDS = [
     "clicks_chart",
     "qr_code",
 ]
-
-
-class LinkAdminForm(forms.ModelForm):
-    # The host the admin is served on, set per request by LinkAdmin.get_form.
-    request_host = None
-
-    def clean_target_url(self):
-        # The same rules as the model's validator (which runs afterwards
-        # without a host), plus the host the admin was reached on: with
-        # ALLOWED_HOSTS = "*" no setting names it.
-        return validate_target_url(
-            self.cleaned_data["target_url"], request_host=self.request_host
-        )
 
 
 @admin.register(Link)
@@ -158,10 +144,21 @@ class LinkAdmin(admin.ModelAdmin):
         # Printed links and QR codes carry the code: it never changes.
         return ["short_code", "international_host", *owner, *STATS_FIELDS]
 
+    def get_changeform_initial_data(self, request):
+        # A link without an owner is in nobody's "My links".
+        return {
+            "owner": request.user.pk,
+            **super().get_changeform_initial_data(request),
+        }
+
     def save_model(self, request, obj, form, change):
-        if not change and "owner" not in form.base_fields:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        if obj.owner_id is None:
             obj.owner = request.user
-        super().save_model(request, obj, form, change)
+        # Generates the code when it was left blank, like the API.
+        obj.insert_new()
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(
