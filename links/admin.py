@@ -22,6 +22,12 @@ from links.charts import clicks_chart_svg
 from links.exports import csv_download
 from links.models import ApiToken, Link, grants_every_link
 
+# The whole admin's name, on every page and in every title (the default
+# site's, which the URLconf serves).
+admin.site.site_header = "TinyLink administration"
+admin.site.site_title = "TinyLink admin"
+admin.site.index_title = "Dashboard"
+
 CODE_DISPLAY_CHARS = 24
 TARGET_DISPLAY_CHARS = 48
 OWNER_DISPLAY_CHARS = 20

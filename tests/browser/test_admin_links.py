@@ -125,3 +125,16 @@ def test_item10_links_change_list_fits_the_screen(page, staff, width):
     # A truncated target keeps the whole URL in its title.
     first_target = page.locator("#result_list td.field-target span[title]").first
     assert first_target.get_attribute("title").startswith(LONG_TARGET)
+
+
+# --- item 14 of issue 15 (part): the admin is branded TinyLink -----------------------
+
+
+def test_item14_admin_login_and_index_say_tinylink(page, staff):
+    page.goto("/admin/login/")
+    assert page.title() == "Log in | TinyLink admin"
+    assert page.locator("#site-name").inner_text() == "TinyLink administration"
+    _sign_in(page, "/admin/")
+    assert page.title() == "Dashboard | TinyLink admin"
+    assert page.locator("#site-name").inner_text() == "TinyLink administration"
+    assert page.locator("#content h1").inner_text() == "Dashboard"
