@@ -10,7 +10,10 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
+from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from links.models import LinkState, grants_every_link
 
@@ -123,3 +126,31 @@ class LinkChangeList(ChangeList):
         ):
             ordering[-1] = "pk"
         return ordering
+
+
+# --- Columns narrow enough for a 1280 px screen ------------------------------
+
+
+def truncated(text, chars):
+    """`text` cut to `chars` characters, the whole of it in the title."""
+    shown = Truncator(text).chars(chars)
+    if shown == text:
+        return text
+    return format_html('<span title="{}">{}</span>', text, shown)
+
+
+def compact_datetime(value):
+    """2025-12-31 23:59 in the current time zone, free to wrap between date
+    and time (Django's "Dec. 31, 2025, 11:59 p.m." never wraps in a list);
+    the seconds and the zone in the title. None shows the admin's "-"."""
+    if value is None:
+        return None
+    local = timezone.localtime(value)
+    return format_html(
+        '<time class="tinylink-when" datetime="{}" title="{}">'
+        "<span>{}</span> <span>{}</span></time>",
+        value.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        local.strftime("%Y-%m-%d"),
+        local.strftime("%H:%M"),
+    )

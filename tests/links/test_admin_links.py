@@ -1,6 +1,6 @@
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -23,9 +23,9 @@ def test_changelist_shows_truncated_target_with_full_url_in_title(admin_client):
     content = response.content.decode()
     assert f'title="{long_target}"' in content
     shown = re.search(r'<span title="[^"]+">([^<]+)</span>', content).group(1)
-    assert len(shown) == 60
+    assert len(shown) == 48
     assert shown.endswith("…")
-    assert '<td class="field-click_count">42</td>' in content
+    assert '<td class="field-clicks">42</td>' in content
 
 
 def test_changelist_shows_the_state_of_each_link(admin_client, states):
@@ -185,3 +185,24 @@ def test_changelist_does_not_offer_date_hierarchy_or_facets(admin_client, db):
 
 
 # --- actions -------------------------------------------------------------------
+
+
+def test_item10_changelist_dates_wrap_with_the_full_time_in_the_title(admin_client):
+    expiry = datetime(2031, 5, 4, 3, 2, 1, tzinfo=UTC)
+    make_link("dated", expires_at=expiry)
+    content = admin_client.get(CHANGELIST).content.decode()
+    assert (
+        '<td class="field-expires"><time class="tinylink-when" '
+        'datetime="2031-05-04T03:02:01+00:00" title="2031-05-04 03:02:01 UTC">'
+        "<span>2031-05-04</span> <span>03:02</span></time></td>"
+    ) in content
+
+
+def test_item10_action_labels_are_short(admin_client, db):
+    make_link("one")
+    response = admin_client.get(CHANGELIST)
+    labels = [
+        label for _, label in response.context["action_form"].fields["action"].choices
+    ]
+    assert "Extend expiry by 30 days" in labels
+    assert max(len(label) for label in labels) <= 30, labels

@@ -2,8 +2,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from links.codes import validate_short_code
 from links.models import Link, LinkDailyClicks
 from tests.links.admin_helpers import (
     ADD,
@@ -113,6 +116,59 @@ def test_change_form_refuses_a_javascript_url(admin_client, db):
     assert "Only http:// and https:// URLs can be shortened" in response.text
     link.refresh_from_db()
     assert link.target_url == "https://example.com/safe"
+
+
+# --- item 13 of issue 15: "Add link" like the API: code optional, owner the adder ---
+
+
+def test_item13_add_with_a_blank_code_generates_a_valid_one(admin_client, db):
+    form = admin_client.get(ADD).content.decode()
+    assert "Leave blank for a generated 7-character code." in form
+    response = admin_client.post(ADD, add_form_data(short_code=""))
+    assert response.status_code == 302, response.content
+    link = Link.objects.get()
+    assert re.fullmatch(r"[A-Za-z0-9]{7}", link.short_code)
+    validate_short_code(link.short_code)
+    assert admin_client.get(f"/{link.short_code}").url == "https://example.com/fresh"
+
+
+def test_item13_add_form_offers_the_adder_as_owner(admin_client, db):
+    me = get_user_model().objects.get(username="admin")
+    form = admin_client.get(ADD)
+    assert form.context["adminform"].form.initial["owner"] == me.pk
+    assert f'<option value="{me.pk}" selected>admin</option>' in form.content.decode()
+
+
+def test_item13_owner_defaults_to_the_adder_and_shows_in_my_links(client, db):
+    me = get_user_model().objects.create_superuser("root", password="pw-root-123")
+    client.force_login(me)
+    response = client.post(ADD, add_form_data(short_code="", owner=""))
+    assert response.status_code == 302, response.content
+    link = Link.objects.get()
+    assert link.owner == me
+    assert link.short_code in client.get("/links/").content.decode()
+
+
+def test_item13_a_superuser_may_add_a_link_for_another_owner(admin_client, user):
+    response = admin_client.post(ADD, add_form_data(short_code="", owner=user.pk))
+    assert response.status_code == 302, response.content
+    assert Link.objects.get().owner == user
+
+
+def test_item13_staff_who_see_only_their_links_add_them_for_themselves(
+    client, db, user
+):
+    clerk = get_user_model().objects.create_user(
+        "clerk", password="pw-clerk-1", is_staff=True
+    )
+    clerk.user_permissions.set(Permission.objects.filter(codename="add_link"))
+    client.force_login(clerk)
+    assert 'name="owner"' not in client.get(ADD).content.decode()
+    response = client.post(ADD, add_form_data(short_code="", owner=user.pk))
+    assert response.status_code == 302, response.content
+    link = Link.objects.get()
+    assert link.owner == clerk
+    assert link.short_code in client.get("/links/").content.decode()
 
 
 # --- the admin index -------------------------------------------------------------

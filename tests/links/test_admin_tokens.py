@@ -3,9 +3,10 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
 
 from links.auth import hash_key, issue_token
-from links.models import ApiToken
+from links.models import ApiToken, Link
 
 
 @pytest.fixture
@@ -111,3 +112,40 @@ def test_revoking_needs_the_change_permission(db, client, user):
     )
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+@pytest.mark.parametrize("editor", ["superuser", "staff with change_apitoken"])
+def test_item12_a_tokens_user_stays_after_a_change_naming_another_user(
+    db, client, user, other_user, editor
+):
+    # Alice holds the key; the change form is posted with Bob as its user.
+    if editor == "superuser":
+        admin = get_user_model().objects.create_superuser("admin", password="pw-1x")
+        client.force_login(admin)
+    else:
+        staff_with_token_perms(client, "view_apitoken", "change_apitoken")
+    token, key = issue_token(user, name="alice-ci")
+    Link.objects.create(
+        short_code="alices", target_url="https://a.example/", owner=user
+    )
+    Link.objects.create(
+        short_code="bobs", target_url="https://b.example/", owner=other_user
+    )
+    change = f"/admin/links/apitoken/{token.pk}/change/"
+    assert 'name="user"' not in client.get(change).content.decode()
+    response = client.post(
+        change,
+        {
+            "user": other_user.pk,
+            "name": "moved",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+    assert response.status_code == 302, response.content
+    token.refresh_from_db()
+    assert (token.user, token.name) == (user, "moved")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    listed = api.get("/api/links").json()["results"]
+    assert [link["short_code"] for link in listed] == ["alices"]
