@@ -152,8 +152,14 @@ class OpsRun(models.Model):
         default=OpsStatus.QUEUED,
         db_index=True,
     )
+    # Plain words: the admin shows help text as HTML, where "<user>" vanished.
     trigger = models.CharField(
-        max_length=100, help_text="command, admin:<user>, schedule:<name>"
+        max_length=100,
+        help_text=(
+            "What started it: “command” (a manage.py command), “admin:” and a user "
+            "name (a button in the admin), or “schedule:” and an operation (its "
+            "schedule)."
+        ),
     )
     options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
