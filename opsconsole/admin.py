@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
@@ -123,11 +124,12 @@ class OpsRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="queued", ordering="created_at")
     def created(self, obj):
+        # "3 hours ago" is narrow; the exact time is on hover.
         return format_html(
-            '<time datetime="{}" title="{}">{}</time>',
+            '<time datetime="{}" title="{}">{} ago</time>',
             obj.created_at.isoformat(),
-            obj.created_at.isoformat(),
-            date_format(localtime(obj.created_at), "SHORT_DATETIME_FORMAT"),
+            date_format(localtime(obj.created_at), "DATETIME_FORMAT"),
+            timesince(obj.created_at, depth=1),
         )
 
     @admin.display(description="status", ordering="status")
@@ -181,7 +183,8 @@ class OpsRunAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     @admin.action(
-        description="Mark failed (queued or stuck runs)",
+        # Short: the action menu is as wide as its longest label.
+        description="Mark failed",
         permissions=["queue"],
     )
     def mark_failed(self, request, queryset):
