@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432
+RUN_PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 LOCK_ARGS ?=
@@ -14,7 +15,7 @@ LOCK_ARGS ?=
 .PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench lock
 
 help:
-	@echo "make run        - set up .venv, migrate and serve on http://127.0.0.1:8000 (SQLite)"
+	@echo "make run        - set up .venv, migrate, serve on http://127.0.0.1:8000 (SQLite) with the ops worker"
 	@echo "make serve      - the production entry point: gunicorn -c deploy/gunicorn.conf.py"
 	@echo "make test       - ruff, then the whole suite on SQLite and on PostgreSQL"
 	@echo "make test-fast  - the edit loop: SQLite only, tests not marked slow (under a minute)"
@@ -59,8 +60,16 @@ migrate: $(VENV)/.runtime .env
 static: $(VENV)/.runtime .env
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
+# The development server with the operations worker beside it (the admin's
+# buttons and the schedules need one). Ctrl-C stops runserver; the worker,
+# started in the background of a non-interactive shell, ignores SIGINT, so
+# the EXIT trap stops it with SIGTERM (it finishes a run under way first)
+# however the recipe ends. tests/opsconsole/test_worker_make_run.py runs this recipe.
 run: migrate static
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py opsworker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null || true; wait $$worker || true' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT)
 
 serve: migrate static
 	$(VENV)/bin/gunicorn config.wsgi -c deploy/gunicorn.conf.py

@@ -1,7 +1,6 @@
 import json
 import shlex
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -9,18 +8,23 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
-from opsconsole import status
+# Registers the schedules' admin: autodiscovery imports only this module.
+from opsconsole import admin_schedules, status  # noqa: F401
 from opsconsole.backups.catalog import list_backups
 from opsconsole.backups.store import backup_store
-from opsconsole.models import ACTIVE, OpsKind, OpsRun, Schedule
+from opsconsole.models import ACTIVE, OpsRun, Schedule, WorkerHeartbeat
 from opsconsole.operations import OPERATIONS, queueable_kinds
 
-SUMMARY_DISPLAY_CHARS = 100
+# Short enough that the run list fits a 1280 px screen; the run page has it all.
+SUMMARY_DISPLAY_CHARS = 60
+WORKER_DOCS = "docs/operations.md, “Schedules and the worker”"
 # The run page reloads itself this often while the run is queued or running.
 REFRESH_SECONDS = 3
 
@@ -31,18 +35,24 @@ def _pretty_json(value):
     )
 
 
+def worker_alive():
+    """A worker has beaten within OPS_WORKER_STALE_SECONDS."""
+    return WorkerHeartbeat.objects.alive().exists()
+
+
 def restore_command(artifact):
     return f"python manage.py restore {shlex.quote(str(artifact))}"
 
 
 @admin.register(OpsRun)
 class OpsRunAdmin(admin.ModelAdmin):
+    # Fits a 1280 px screen beside the filters: the kind is in the run's
+    # name, the time in a short format, the summary cut (issue 15, item 10).
     list_display = [
         "run",
-        "kind",
         "status_label",
         "trigger",
-        "created_at",
+        "created",
         "duration",
         "summary_text",
     ]
@@ -110,7 +120,17 @@ class OpsRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="run", ordering="pk")
     def run(self, obj):
-        return f"#{obj.pk}"
+        return f"#{obj.pk} {obj.get_kind_display()}"
+
+    @admin.display(description="queued", ordering="created_at")
+    def created(self, obj):
+        # "3 hours ago" is narrow; the exact time is on hover.
+        return format_html(
+            '<time datetime="{}" title="{}">{} ago</time>',
+            obj.created_at.isoformat(),
+            date_format(localtime(obj.created_at), "DATETIME_FORMAT"),
+            timesince(obj.created_at, depth=1),
+        )
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj):
@@ -157,12 +177,14 @@ class OpsRunAdmin(admin.ModelAdmin):
             **self._tools_context(request),
             "refresh_seconds": REFRESH_SECONDS,
             "active_statuses": ACTIVE,
+            "worker_alive": worker_alive(),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, context)
 
     @admin.action(
-        description="Mark selected queued or stuck runs as failed",
+        # Short: the action menu is as wide as its longest label.
+        description="Mark failed",
         permissions=["queue"],
     )
     def mark_failed(self, request, queryset):
@@ -227,6 +249,7 @@ class OpsRunAdmin(admin.ModelAdmin):
             },
             schedules=[(s, s.is_overdue(facts.now)) for s in schedules],
             stale_seconds=settings.OPS_WORKER_STALE_SECONDS,
+            worker_docs=WORKER_DOCS,
             active=OpsRun.objects.active().select_related("lease").defer("output"),
         )
 
@@ -266,7 +289,15 @@ class OpsRunAdmin(admin.ModelAdmin):
         run, created = OpsRun.objects.queue(
             kind, trigger=f"admin:{request.user.get_username()}"
         )
-        if created:
+        if created and not worker_alive():
+            self.message_user(
+                request,
+                f"Queued {run.get_kind_display().lower()} run #{run.pk}, but no "
+                "worker is running: it will run when `manage.py opsworker` starts "
+                f"(`make run` starts one; see {WORKER_DOCS}).",
+                messages.WARNING,
+            )
+        elif created:
             self.message_user(
                 request,
                 f"Queued {run.get_kind_display().lower()} run #{run.pk}: "
@@ -285,72 +316,4 @@ class OpsRunAdmin(admin.ModelAdmin):
                 "admin:opsconsole_opsrun_change",
                 args=[run.pk],
             )
-        )
-
-
-class ScheduleForm(forms.ModelForm):
-    class Meta:
-        model = Schedule
-        fields = ["kind", "enabled", "interval_hours", "next_run_at"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "kind" in self.fields:
-            # Only what the worker can run.
-            self.fields["kind"].choices = [
-                (kind, label)
-                for kind, label in OpsKind.choices
-                if kind in queueable_kinds()
-            ]
-
-    def clean_interval_hours(self):
-        hours = self.cleaned_data["interval_hours"]
-        if hours < 1:
-            raise forms.ValidationError("At least 1 hour.")
-        return hours
-
-
-@admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
-    form = ScheduleForm
-    list_display = [
-        "kind",
-        "enabled",
-        "interval_hours",
-        "next_run_at",
-        "last_run_link",
-        "overdue",
-    ]
-    list_editable = ["enabled", "interval_hours"]
-    readonly_fields = ["last_run_link", "overdue"]
-
-    def get_fields(self, request, obj=None):
-        fields = ["kind", "enabled", "interval_hours", "next_run_at"]
-        return fields if obj is None else [*fields, "last_run_link", "overdue"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # One schedule per kind: change its interval, not what it runs.
-        return self.readonly_fields if obj is None else ["kind", *self.readonly_fields]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("last_run")
-
-    @admin.display(description="last run")
-    def last_run_link(self, obj):
-        if obj.last_run is None:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:opsconsole_opsrun_change", args=[obj.last_run_id]),
-            obj.last_run,
-        )
-
-    @admin.display(description="overdue")
-    def overdue(self, obj):
-        if obj.pk is None or not obj.is_overdue():
-            return "—"
-        return format_html(
-            '<strong class="ops-overdue">Overdue</strong> by {}: is '
-            "<code>manage.py opsworker</code> running?",
-            timesince(obj.next_run_at),
         )

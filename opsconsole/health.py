@@ -185,7 +185,9 @@ def _schedules(facts):
             "kind": schedule.kind,
             "enabled": schedule.enabled,
             "interval_hours": schedule.interval_hours,
-            "next_run_at": schedule.next_run_at.isoformat(),
+            "next_run_at": schedule.next_run_at.isoformat()
+            if schedule.next_run_at
+            else None,
             "overdue": schedule in facts.overdue,
         }
         for schedule in facts.schedules

@@ -152,8 +152,14 @@ class OpsRun(models.Model):
         default=OpsStatus.QUEUED,
         db_index=True,
     )
+    # Plain words: the admin shows help text as HTML, where "<user>" vanished.
     trigger = models.CharField(
-        max_length=100, help_text="command, admin:<user>, schedule:<name>"
+        max_length=100,
+        help_text=(
+            "What started it: “command” (a manage.py command), “admin:” and a user "
+            "name (a button in the admin), or “schedule:” and an operation (its "
+            "schedule)."
+        ),
     )
     options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -262,7 +268,17 @@ class Schedule(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Hours between runs: 24 = daily, 168 = weekly, 720 = monthly.",
     )
-    next_run_at = models.DateTimeField(default=timezone.now)
+    # Empty until a worker first sees the schedule: it then sets one interval
+    # (plus a stagger) from then, so a new installation's first worker start
+    # does not run every operation at once (worker.arm_new_schedules).
+    next_run_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Leave empty to run one interval after the worker next looks at the "
+            "schedules."
+        ),
+    )
     last_run = models.ForeignKey(
         OpsRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -276,8 +292,10 @@ class Schedule(models.Model):
     def is_overdue(self, now=None):
         """Due for longer than a grace period: the worker is down or stuck."""
         now = now or timezone.now()
+        if not self.enabled or self.next_run_at is None:
+            return False
         grace = timedelta(minutes=settings.OPS_SCHEDULE_GRACE_MINUTES)
-        return self.enabled and self.next_run_at + grace < now
+        return self.next_run_at + grace < now
 
 
 def _stale_before(now=None):

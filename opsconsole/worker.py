@@ -72,12 +72,67 @@ def execute(run, holder):
     return run
 
 
+# Schedules armed together start this far apart: a daily interval divides
+# the weekly ones, which would otherwise fall due on the same poll.
+SCHEDULE_STAGGER = timedelta(minutes=10)
+
+
+def schedule_trigger(kind):
+    return f"schedule:{kind}"
+
+
+def arm_new_schedules(now=None):
+    """Give each enabled schedule without a next run (a new installation's,
+    or one whose time was cleared) one: an interval from now, the n-th of
+    them n staggers later. So a worker's first start runs nothing at once.
+    Returns them."""
+    now = now or timezone.now()
+    armed = []
+    new = Schedule.objects.filter(enabled=True, next_run_at__isnull=True).order_by(
+        "interval_hours", "kind"
+    )
+    for position, schedule in enumerate(new):
+        when = (
+            now
+            + timedelta(hours=schedule.interval_hours)
+            + position * (SCHEDULE_STAGGER)
+        )
+        # Conditional: another worker may be arming it too.
+        if Schedule.objects.filter(pk=schedule.pk, next_run_at__isnull=True).update(
+            next_run_at=when
+        ):
+            schedule.next_run_at = when
+            armed.append(schedule)
+    return armed
+
+
+def recent_run_by_hand(schedule, now):
+    """The newest successful run of the schedule's kind that the schedule did
+    not queue (a button, a command) and that started less than an interval
+    before `now`, or None."""
+    since = now - timedelta(hours=schedule.interval_hours)
+    return (
+        OpsRun.objects.of_kind(schedule.kind)
+        .succeeded()
+        .exclude(trigger=schedule_trigger(schedule.kind))
+        .filter(started_at__gt=since)
+        .defer("output")
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+
+
 def queue_due_schedules(now=None):
     """Queue a run for each enabled schedule that is due and has no run of
     its kind queued or running. The next run is one interval from now, not
     from when it was due: after an outage the worker runs each operation
-    once, not once per missed interval. Returns the queued runs."""
+    once, not once per missed interval. A run of that kind by hand (the
+    admin's button, a command) that succeeded less than an interval ago
+    stands in for the schedule's: the schedule moves to one interval after
+    it instead, so no scheduled backup follows a manual one a second later.
+    Returns the queued runs."""
     now = now or timezone.now()
+    arm_new_schedules(now)
     # A run whose process was killed no longer holds its kind back.
     OpsRun.objects.expire_leases()
     queued = []
@@ -85,15 +140,30 @@ def queue_due_schedules(now=None):
         with transaction.atomic():
             if OpsRun.objects.active(schedule.kind).exists():
                 continue
+            by_hand = recent_run_by_hand(schedule, now)
+            interval = timedelta(hours=schedule.interval_hours)
+            start = now if by_hand is None else by_hand.started_at
             # Conditional, like the claim: another worker may have just
             # queued this schedule's run.
             advanced = Schedule.objects.filter(
                 pk=schedule.pk, next_run_at=schedule.next_run_at
-            ).update(next_run_at=now + timedelta(hours=schedule.interval_hours))
+            ).update(
+                next_run_at=start + interval,
+                **({} if by_hand is None else {"last_run": by_hand}),
+            )
             if not advanced:
                 continue
+            if by_hand is not None:
+                logger.info(
+                    "opsworker: the %s schedule waits until %s: run %s (%s) did it",
+                    schedule.kind,
+                    start + interval,
+                    by_hand.pk,
+                    by_hand.trigger,
+                )
+                continue
             run, _ = OpsRun.objects.queue(
-                schedule.kind, trigger=f"schedule:{schedule.kind}"
+                schedule.kind, trigger=schedule_trigger(schedule.kind)
             )
             Schedule.objects.filter(pk=schedule.pk).update(last_run=run)
         queued.append(run)

@@ -83,6 +83,7 @@ def test_each_button_queues_its_operation_and_returns_at_once(
 def test_the_run_page_of_a_queued_run_says_so_and_reloads_itself(
     admin_client, no_schedules
 ):
+    WorkerHeartbeat.objects.create(hostname="web-1", pid=42)
     response = admin_client.post(queue_url("backup"), follow=True)
     page = response.content.decode()
     assert "Queued backup run #" in page

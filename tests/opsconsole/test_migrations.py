@@ -46,8 +46,10 @@ def test_migrating_again_keeps_the_tables_a_restore_left_in_place(transactional_
     # django_migrations forward, over tables that are there already.
     heartbeat = WorkerHeartbeat.objects.create(hostname="web-1", pid=7)
     recorder = MigrationRecorder(connection)
-    recorder.record_unapplied(*OLD_RUNS_LEASED)
-    recorder.record_unapplied(*LEASES)
+    # Such a snapshot has none of the later migrations recorded either.
+    for app, name in recorder.applied_migrations():
+        if app == "opsconsole" and name >= LEASES[1]:
+            recorder.record_unapplied(app, name)
     migrate()
     assert {LEASES, OLD_RUNS_LEASED} <= set(recorder.applied_migrations())
     assert WorkerHeartbeat.objects.get() == heartbeat
