@@ -268,15 +268,15 @@ class Schedule(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Hours between runs: 24 = daily, 168 = weekly, 720 = monthly.",
     )
-    # Empty until a worker first sees the schedule: it then sets one interval
-    # (plus a stagger) from then, so a new installation's first worker start
+    # Empty until a worker first sees the schedule: it then sets it a few
+    # staggered minutes ahead, so a new installation's first worker start
     # does not run every operation at once (worker.arm_new_schedules).
     next_run_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text=(
-            "Leave empty to run one interval after the worker next looks at the "
-            "schedules."
+            "Leave empty to run a few minutes after the worker next looks at "
+            "the schedules."
         ),
     )
     last_run = models.ForeignKey(

@@ -72,8 +72,10 @@ def execute(run, holder):
     return run
 
 
-# Schedules armed together start this far apart: a daily interval divides
-# the weekly ones, which would otherwise fall due on the same poll.
+# Schedules armed together start this far apart, the first one stagger after
+# the worker first sees them: not all at once on the first start, and still
+# soon (a new installation has no backup and no proven restore until they
+# run: the alerts say so). Backup first, so the restore test has one.
 SCHEDULE_STAGGER = timedelta(minutes=10)
 
 
@@ -83,20 +85,17 @@ def schedule_trigger(kind):
 
 def arm_new_schedules(now=None):
     """Give each enabled schedule without a next run (a new installation's,
-    or one whose time was cleared) one: an interval from now, the n-th of
-    them n staggers later. So a worker's first start runs nothing at once.
-    Returns them."""
+    or one whose time was cleared) one: the n-th of them, shortest interval
+    first, n + 1 staggers from now. So a worker's first start runs nothing
+    at once, and a new installation has its first backup within minutes, not
+    a day later. Returns them."""
     now = now or timezone.now()
     armed = []
     new = Schedule.objects.filter(enabled=True, next_run_at__isnull=True).order_by(
         "interval_hours", "kind"
     )
     for position, schedule in enumerate(new):
-        when = (
-            now
-            + timedelta(hours=schedule.interval_hours)
-            + position * (SCHEDULE_STAGGER)
-        )
+        when = now + (position + 1) * SCHEDULE_STAGGER
         # Conditional: another worker may be arming it too.
         if Schedule.objects.filter(pk=schedule.pk, next_run_at__isnull=True).update(
             next_run_at=when

@@ -1,5 +1,5 @@
 """A schedule's next run is empty until a worker first sees it, which then
-sets it one interval ahead (opsconsole.worker.arm_new_schedules). Before,
+sets it a few staggered minutes ahead (opsconsole.worker.arm_new_schedules). Before,
 0002 made every default schedule due at once, so the first worker start
 ran a backup, a restore test, an integrity check and maintenance in a row,
 a second after any backup made by hand. Schedules that never queued a run
@@ -33,8 +33,8 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(
                 blank=True,
                 help_text=(
-                    "Leave empty to run one interval after the worker next looks "
-                    "at the schedules."
+                    "Leave empty to run a few minutes after the worker next looks at "
+                    "the schedules."
                 ),
                 null=True,
             ),

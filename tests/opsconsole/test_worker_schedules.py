@@ -54,7 +54,9 @@ def test_item11_a_new_installations_first_worker_start_runs_no_schedule(
     assert not OpsRun.objects.exists()
     schedules = list(Schedule.objects.order_by("interval_hours", "kind"))
     for position, schedule in enumerate(schedules):
-        first = timedelta(hours=schedule.interval_hours) + position * SCHEDULE_STAGGER
+        # Soon, not a day later (a new installation has no backup yet), and
+        # one after another: the backup before the restore test needs one.
+        first = (position + 1) * SCHEDULE_STAGGER
         assert before + first <= schedule.next_run_at <= after + first
         assert not schedule.is_overdue()
     # Staggered: the weekly ones do not fall due on the daily backup's poll.
@@ -109,9 +111,14 @@ def test_item11_only_a_recent_successful_run_by_hand_moves_a_schedule(committed)
     assert Schedule.objects.get().next_run_at == now + timedelta(hours=24)
 
 
-def test_item11_a_cleared_next_run_waits_one_interval_from_the_next_poll(committed):
+def test_item11_a_cleared_next_run_waits_a_stagger_from_the_next_poll(committed):
     Schedule.objects.create(kind="integrity", interval_hours=168, next_run_at=None)
     assert not Schedule.objects.get().is_overdue()
     now = timezone.now()
     assert queue_due_schedules(now=now) == []
-    assert Schedule.objects.get().next_run_at == now + timedelta(hours=168)
+    assert Schedule.objects.get().next_run_at == now + SCHEDULE_STAGGER
+    # Then it runs, once, and waits its interval.
+    later = now + SCHEDULE_STAGGER
+    [run] = queue_due_schedules(now=later)
+    assert run.trigger == "schedule:integrity"
+    assert Schedule.objects.get().next_run_at == later + timedelta(hours=168)
