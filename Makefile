@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 LOCK_ARGS ?=
 
-.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench lock
+.PHONY: help run serve test test-fast lint test-sqlite test-postgres migrate static clean bench lock screenshots
 
 help:
 	@echo "make run        - set up .venv, migrate, serve on http://127.0.0.1:8000 (SQLite) with the ops worker"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-fast  - the edit loop: SQLite only, tests not marked slow (under a minute)"
 	@echo "make bench      - redirect throughput vs the bare-WSGI ceiling (wrk; minutes)"
 	@echo "make lock       - regenerate requirements.lock from requirements.txt (PyPI)"
+	@echo "make screenshots - redraw README's docs/img/*.png: demo data, gunicorn, Chromium"
 
 # Stamps make the second run fast: pip runs again only when the lock or a
 # requirements file changed. The runtime comes from the lock, hashes checked,
@@ -111,6 +112,11 @@ test-postgres: $(VENV)/.dev .env static
 bench: $(VENV)/.runtime .env static
 	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk"; exit 1; }
 	$(PY) bench/redirects.py $(BENCH_ARGS)
+
+# README's pictures, redrawn from demo data in a throwaway database
+# (docs/img/screenshots.py) with Debian's Chromium: apt-get install -y chromium.
+screenshots: $(VENV)/.dev .env static
+	$(PY) docs/img/screenshots.py
 
 clean:
 	rm -rf staticfiles .pytest_cache .ruff_cache
