@@ -62,15 +62,20 @@ static: $(VENV)/.runtime .env
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 # The development server with the operations worker beside it (the admin's
-# buttons and the schedules need one). Ctrl-C stops runserver; the worker,
-# started in the background of a non-interactive shell, ignores SIGINT, so
-# the EXIT trap stops it with SIGTERM (it finishes a run under way first)
-# however the recipe ends. tests/opsconsole/test_worker_make_run.py runs this recipe.
+# buttons and the schedules need one), each in a process group of its own
+# (set -m) and waited for by the shell, so that whatever stops the recipe --
+# Ctrl-C, a SIGTERM to make (an IDE's stop button), runserver failing to
+# start -- the EXIT trap stops both groups: runserver with its autoreloader
+# child, and the worker, which finishes a run under way first. In the
+# foreground, runserver held the shell's traps back until it ended by itself.
+# tests/opsconsole/test_worker_make_run.py runs this recipe.
 run: migrate static
+	set -m; \
 	$(PY) manage.py opsworker & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null || true; wait $$worker || true' EXIT; \
-	trap 'exit 130' INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT) & server=$$!; \
+	trap 'kill -TERM -- -$$server -$$worker 2>/dev/null; wait' EXIT; \
+	trap 'exit 130' INT TERM HUP; \
+	wait $$server
 
 serve: migrate static
 	$(VENV)/bin/gunicorn config.wsgi -c deploy/gunicorn.conf.py

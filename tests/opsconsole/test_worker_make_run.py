@@ -16,18 +16,32 @@ from tests.servers import ROOT, database_url, free_port, http_request
 pytestmark = pytest.mark.slow
 
 
-def group_members(pgid):
-    """The live (not zombie) processes of process group `pgid` (Linux /proc)."""
-    members = []
+def processes():
+    """{pid: ppid} of the live (not zombie) processes (Linux /proc)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             # "pid (comm) state ppid pgrp ...": comm may hold spaces.
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
+        if fields[0] != "Z":
+            found[int(stat.parent.name)] = int(fields[1])
+    return found
+
+
+def descendants(pid):
+    """Every live process started, directly or not, by `pid`."""
+    parents = processes()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, ppid in parents.items() if ppid in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pids):
+    return set(pids) & set(processes())
 
 
 def answers(url):
@@ -37,8 +51,19 @@ def answers(url):
         return False
 
 
-def test_item11_make_run_starts_the_worker_and_ctrl_c_stops_both(
-    transactional_db, tmp_path
+@pytest.mark.parametrize(
+    "stop",
+    [
+        # Ctrl-C: SIGINT to the terminal's foreground process group.
+        lambda make: os.killpg(make.pid, signal.SIGINT),
+        # An IDE's stop button, `kill PID`: SIGTERM to make alone. With
+        # runserver in the foreground, everything kept running.
+        lambda make: make.send_signal(signal.SIGTERM),
+    ],
+    ids=["ctrl-c", "sigterm-to-make"],
+)
+def test_item11_make_run_starts_the_worker_and_stopping_make_stops_both(
+    transactional_db, tmp_path, stop
 ):
     # Only the worker's heartbeat matters here, no schedule of its own.
     Schedule.objects.all().delete()
@@ -65,6 +90,7 @@ def test_item11_make_run_starts_the_worker_and_ctrl_c_stops_both(
         # Its own process group, as a terminal gives a foreground job.
         start_new_session=True,
     )
+    started = set()
     try:
         wait_for(
             lambda: (
@@ -82,19 +108,22 @@ def test_item11_make_run_starts_the_worker_and_ctrl_c_stops_both(
             interval=0.2,
             message="the worker's heartbeat",
         )
-        members = group_members(make.pid)
-        assert heartbeat.pid in members
-        # Ctrl-C: SIGINT to the whole foreground process group.
-        os.killpg(make.pid, signal.SIGINT)
+        started |= descendants(make.pid)
+        assert heartbeat.pid in started
+        # make, its shell, the worker, runserver and its autoreloader child.
+        assert len(started) >= 4, started
+        stop(make)
         make.wait(timeout=60)
         wait_for(
-            lambda: not group_members(make.pid),
+            lambda: not alive(started),
             timeout=30,
             interval=0.1,
             message="every process of `make run` to end",
         )
     finally:
-        if make.poll() is None or group_members(make.pid):
+        for pid in alive(started | descendants(make.pid)):
+            os.kill(pid, signal.SIGKILL)
+        if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
             make.wait()
         log.close()
