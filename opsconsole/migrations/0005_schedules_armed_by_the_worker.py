@@ -3,7 +3,7 @@ sets it a few staggered minutes ahead (opsconsole.worker.arm_new_schedules). Bef
 0002 made every default schedule due at once, so the first worker start
 ran a backup, a restore test, an integrity check and maintenance in a row,
 a second after any backup made by hand. Schedules that never queued a run
-are reset to wait for the worker; those that did keep their time."""
+and are due now are reset to wait for the worker; the others keep their time."""
 
 from django.db import migrations, models
 from django.utils import timezone
@@ -12,7 +12,11 @@ from django.utils import timezone
 def wait_for_the_worker(apps, schema_editor):
     Schedule = apps.get_model("opsconsole", "Schedule")
     alias = schema_editor.connection.alias
-    Schedule.objects.using(alias).filter(last_run__isnull=True).update(next_run_at=None)
+    # Only those that would fall due at once: a future time an operator chose
+    # for a schedule that has not run yet (a nightly 03:00) is kept.
+    Schedule.objects.using(alias).filter(
+        last_run__isnull=True, next_run_at__lte=timezone.now()
+    ).update(next_run_at=None)
 
 
 def due_now(apps, schema_editor):

@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from opsconsole.models import OpsRun, RunLease, WorkerHeartbeat
+from opsconsole.models import OpsRun, RunLease, Schedule, WorkerHeartbeat
 
 BEFORE_LEASES = ("opsconsole", "0002_default_schedules")
 LEASES = ("opsconsole", "0003_run_leases_and_worker_heartbeats")
@@ -53,3 +53,23 @@ def test_migrating_again_keeps_the_tables_a_restore_left_in_place(transactional_
     migrate()
     assert {LEASES, OLD_RUNS_LEASED} <= set(recorder.applied_migrations())
     assert WorkerHeartbeat.objects.get() == heartbeat
+
+
+def test_schedules_that_would_fire_at_once_wait_for_the_worker_others_keep_their_time(
+    transactional_db,
+):
+    migrate([OLD_RUNS_LEASED])
+    Schedule.objects.all().delete()
+    now = timezone.now()
+    nightly = now + timedelta(hours=9)  # an operator's chosen first run
+    ran = OpsRun.objects.create(kind="integrity", trigger="command", status="succeeded")
+    Schedule.objects.create(kind="backup", interval_hours=24, next_run_at=now)
+    Schedule.objects.create(
+        kind="restore_test", interval_hours=168, next_run_at=nightly
+    )
+    Schedule.objects.create(
+        kind="integrity", interval_hours=168, next_run_at=now, last_run=ran
+    )
+    migrate()
+    times = dict(Schedule.objects.values_list("kind", "next_run_at"))
+    assert times == {"backup": None, "restore_test": nightly, "integrity": now}
