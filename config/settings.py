@@ -82,8 +82,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.handlers.MethodNotAllowedPage",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Inside XFrameOptions: the page it puts in place of an empty 405 gets
+    # the header too.
+    "config.handlers.MethodNotAllowedPage",
     "opsconsole.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",

@@ -76,3 +76,13 @@ def test_item5_the_api_keeps_its_own_405_envelope(api):
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert "PUT" in response.json()["error"]["message"]
+
+
+def test_item5_the_405_page_keeps_the_security_headers(admin_client):
+    # The page replaces Django's empty answer after the middleware that adds
+    # X-Frame-Options had run: the page lost it.
+    response = admin_client.get("/admin/logout/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 405
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
