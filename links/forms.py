@@ -102,10 +102,11 @@ class _LinkFields(forms.Form):
         value = self.cleaned_data["expires_at"]
         stored = self.link.expires_at if self.link else None
         # The form shows minutes; an expiry set to the second (by the API)
-        # comes back without its seconds and is still unchanged.
-        if stored is not None:
-            stored = stored.replace(second=0, microsecond=0)
-        if value is not None and value != stored and value <= timezone.now():
+        # comes back without its seconds: unchanged, so the stored moment is
+        # kept (saving it cut to the minute could expire the link at once).
+        if stored is not None and value == stored.replace(second=0, microsecond=0):
+            return stored
+        if value is not None and value <= timezone.now():
             raise ValidationError(PAST_EXPIRY, code="past_expiry")
         return value
 

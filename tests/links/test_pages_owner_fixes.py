@@ -161,7 +161,31 @@ def test_item4_an_expired_link_keeps_its_expiry_when_only_its_target_changes(
         },
     )
     assert response.status_code == 302
-    assert Link.objects.get(short_code="old").target_url == "https://example.com/new"
+    link = Link.objects.get(short_code="old")
+    assert link.target_url == "https://example.com/new"
+    # To the microsecond: the form's minutes did not replace it.
+    assert link.expires_at == expired
+
+
+def test_item4_an_untouched_expiry_keeps_its_seconds(signed_in, user):
+    # Set by the API to a second later in this very minute: saved back cut
+    # to the minute, "Saved" left the link already expired.
+    soon = (timezone.now() + timedelta(minutes=1)).replace(second=45, microsecond=0)
+    make("soon", user, expires_at=soon)
+    form = signed_in.get("/links/soon/edit/").content.decode()
+    date = re.search(r'name="expires_at_0" value="([^"]+)"', form).group(1)
+    time = re.search(r'name="expires_at_1" value="([^"]+)"', form).group(1)
+    response = signed_in.post(
+        "/links/soon/edit/",
+        {
+            "target_url": "https://example.com/changed",
+            "expires_at_0": date,
+            "expires_at_1": time,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert Link.objects.get(short_code="soon").expires_at == soon
 
 
 # Item 6: empty chart, trailing slash, neutral 410, what a URL looks like.
