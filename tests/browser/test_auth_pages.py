@@ -34,6 +34,8 @@ def ui_server(django_db_setup, tmp_path_factory, mail_dir):
         threads=8,
         extra_env={"EMAIL_URL": f"filemail:///{mail_dir}"},
     )
+    # The emailed link's address: reset by email is offered only with it.
+    server.extra_env["PUBLIC_BASE_URL"] = server.url
     try:
         server.start()
         yield server
