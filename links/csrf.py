@@ -8,6 +8,7 @@ get the envelope with code "csrf_failed" (the API's views check session
 calls themselves and answer DRF's permission_denied, as documented).
 """
 
+from django.middleware.csrf import REASON_CSRF_TOKEN_MISSING
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,6 +20,10 @@ MESSAGE = (
     "This form has expired: the page was opened before a sign-in or sign-out "
     "(perhaps in another tab), so it was not sent."
 )
+# Django's reasons for a token that is missing or does not match the cookie
+# ("CSRF token from POST incorrect.", "... has incorrect length."): what a
+# stale tab of this site sends. A bad Origin or Referer is another site.
+_STALE_REASON_PREFIX = "CSRF token from "
 
 
 def csrf_failure(request, reason=""):
@@ -26,17 +31,44 @@ def csrf_failure(request, reason=""):
         return json_error(request, 403, "csrf_failed", MESSAGE)
     context = {"back_url": _back_url(request)}
     create_path = reverse("links:list")
-    if request.path == create_path and request.user.is_authenticated:
-        # Unbound, with the typed values as initial ones: shown, not checked.
-        typed = {
-            name: request.POST[name]
-            for name in LinkCreateForm.base_fields
-            if request.POST.get(name)
-        }
+    if (
+        request.path == create_path
+        and request.user.is_authenticated
+        and _stale_form_of_this_site(request, reason)
+    ):
+        typed = _typed_values(request)
         if typed:
             context["form"] = LinkCreateForm(initial=typed)
             context["form_action"] = create_path
     return render(request, "csrf_failure.html", context, status=403)
+
+
+def _stale_form_of_this_site(request, reason):
+    """Only a stale form of this site is given back. A form posted from
+    another site (its Origin says so, even when CSRF_TRUSTED_ORIGINS lets
+    the Origin pass) would otherwise come back pre-filled with the other
+    site's URL and a fresh token, one click from being created."""
+    stale_token = reason == REASON_CSRF_TOKEN_MISSING or reason.startswith(
+        _STALE_REASON_PREFIX
+    )
+    origin = request.headers.get("Origin")
+    # The origin Django's own check compares with first.
+    own_origin = f"{'https' if request.is_secure() else 'http'}://{request.get_host()}"
+    return stale_token and (origin is None or origin == own_origin)
+
+
+def _typed_values(request):
+    """What the browser sent, read by each field's own widget (the expiry is
+    two inputs, expires_at_0 and expires_at_1), as unchecked initial values:
+    shown again, not validated."""
+    sent = LinkCreateForm(data=request.POST)
+    typed = {}
+    for bound in sent:
+        value = bound.value()
+        filled = any(value) if isinstance(value, (list, tuple)) else value
+        if filled:
+            typed[bound.name] = value
+    return typed
 
 
 def _back_url(request):

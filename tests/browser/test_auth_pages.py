@@ -3,10 +3,12 @@ TinyLink look, a stale create form after signing in again in another tab, and
 GET on sign-out."""
 
 import re
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.conf import global_settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from links.models import Link
 from tests.servers import GunicornServer, poll
@@ -32,6 +34,8 @@ def ui_server(django_db_setup, tmp_path_factory, mail_dir):
         threads=8,
         extra_env={"EMAIL_URL": f"filemail:///{mail_dir}"},
     )
+    # The emailed link's address: reset by email is offered only with it.
+    server.extra_env["PUBLIC_BASE_URL"] = server.url
     try:
         server.start()
         yield server
@@ -108,6 +112,9 @@ def test_item3_stale_create_form_after_signing_in_again_in_another_tab(page, own
     sign_in(page)
     page.get_by_label("Long URL").fill(TARGET)
     page.get_by_label("Custom code").fill("kept")
+    day = (timezone.now() + timedelta(days=30)).date()
+    page.get_by_label("Expiry date (UTC)").fill(day.isoformat())
+    page.get_by_label("Expiry time (UTC)").fill("18:30")
 
     # Another tab of the same browser signs out and in again: a new token.
     other = page.context.new_page()
@@ -121,11 +128,15 @@ def test_item3_stale_create_form_after_signing_in_again_in_another_tab(page, own
     assert not Link.objects.exists()
     assert page.get_by_label("Long URL").input_value() == TARGET
     assert page.get_by_label("Custom code").input_value() == "kept"
+    assert page.get_by_label("Expiry date (UTC)").input_value() == day.isoformat()
+    assert page.get_by_label("Expiry time (UTC)").input_value() == "18:30"
 
     page.get_by_role("button", name="Create short link").click()
     page.wait_for_url(re.compile(r"/links/$"))
     expect(page.locator("tr[data-code=kept]")).to_be_visible()
-    assert Link.objects.get().target_url == TARGET
+    link = Link.objects.get()
+    assert link.target_url == TARGET
+    assert link.expires_at == datetime.combine(day, time(18, 30), tzinfo=UTC)
 
 
 def test_item5_get_on_sign_out_and_on_a_post_only_url_show_pages(page, owner):
