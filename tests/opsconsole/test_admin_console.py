@@ -166,12 +166,14 @@ def test_item14_the_backups_page_shows_times_as_the_admin_does_with_the_iso_besi
     page = admin_client.get(BACKUPS).content.decode()
     row = page[page.index('<tr class="ops-backup">') :]
     row = row[: row.index("</tr>")]
-    shown = date_format(created, "DATETIME_FORMAT")
+    # As the links list shows times: minutes and the time zone.
+    shown = date_format(created, "Y-m-d H:i T")
     assert f">{shown}</time>" in row
     assert f'<time datetime="{created.isoformat()}"' in row
-    # No raw timestamp as the visible text outside the manifest.
+    # No raw ISO timestamp as the visible text outside the manifest.
     visible = text(re.sub(r"<details>.*?</details>", "", row, flags=re.S))
-    assert f"{created:%Y-%m-%d %H:%M}" not in visible
+    assert created.isoformat() not in visible
+    assert f"{created:%Y-%m-%dT%H:%M}" not in visible
 
 
 def test_item14_no_add_schedule_when_every_operation_has_one(admin_client, db):
