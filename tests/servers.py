@@ -1,6 +1,7 @@
 """Starting the real server (gunicorn with deploy/gunicorn.conf.py) for tests."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -87,6 +88,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_NoRedirect)
+
+
+def form_csrf(server, path):
+    """(cookie header, form token) from a fresh GET of a form page, for a
+    POST to a real server as a browser would send it."""
+    status, headers, body = http_request(server.url + path)
+    assert status == 200
+    cookie = next(
+        value.split(";", 1)[0]
+        for value in headers.get_all("Set-Cookie")
+        if value.startswith("csrftoken=")
+    )
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    return cookie, token.group(1).decode()
 
 
 def http_request(url, method="GET", headers=None, timeout=30, data=None):

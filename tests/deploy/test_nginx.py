@@ -24,13 +24,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from links.models import Link
-from tests.servers import ROOT, GunicornServer, free_port
+from tests.servers import ROOT, GunicornServer, free_port, poll
 
 pytestmark = pytest.mark.slow
 NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
@@ -163,16 +162,17 @@ def nginx(gunicorn, tmp_path_factory):
 
 
 def wait_for_port(port, process, tmp_path, deadline=15):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
+    def listening():
         if process.poll() is not None:
             raise RuntimeError((tmp_path / "stderr").read_text())
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port} in {deadline}s")
+            return False
+        return True
+
+    if not poll(listening, True, deadline=deadline):
+        raise RuntimeError(f"nginx did not listen on {port} in {deadline}s")
 
 
 def request(

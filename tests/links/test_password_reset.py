@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from config.mail import email_settings
-from tests.servers import GunicornServer, free_port, http_request
+from tests.servers import GunicornServer, form_csrf, free_port, http_request
 
 OLD = "correct horse 1"
 NEW = "a brand new passphrase 7"
@@ -234,18 +234,6 @@ def test_item2_the_error_never_shows_the_password():
     assert "s3cret" not in str(caught.value)
 
 
-def _form_token(server, path):
-    status, headers, body = http_request(server.url + path)
-    assert status == 200
-    cookie = next(
-        value.split(";", 1)[0]
-        for value in headers.get_all("Set-Cookie")
-        if value.startswith("csrftoken=")
-    )
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
-    return cookie, token.group(1).decode()
-
-
 @pytest.mark.slow
 def test_item2_smtp_down_on_gunicorn_says_the_email_failed(transactional_db, tmp_path):
     get_user_model().objects.create_user("alice", email="alice@example.com")
@@ -259,7 +247,7 @@ def test_item2_smtp_down_on_gunicorn_says_the_email_failed(transactional_db, tmp
     server.extra_env["PUBLIC_BASE_URL"] = server.url
     server.start()
     try:
-        cookie, token = _form_token(server, "/accounts/password_reset/")
+        cookie, token = form_csrf(server, "/accounts/password_reset/")
         status, _, body = http_request(
             server.url + "/accounts/password_reset/",
             method="POST",

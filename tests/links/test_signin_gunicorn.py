@@ -2,29 +2,15 @@
 workers, the configured limit, and each attempt a new connection, so the
 failures land on different workers and only a shared count stops them."""
 
-import re
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.servers import _opener, http_request
+from tests.servers import _opener, form_csrf
 
 pytestmark = pytest.mark.slow
-
-
-def _csrf(server, path):
-    """(cookie header, form token) from a fresh GET of the login page."""
-    status, headers, body = http_request(server.url + path)
-    assert status == 200
-    cookie = next(
-        value.split(";", 1)[0]
-        for value in headers.get_all("Set-Cookie")
-        if value.startswith("csrftoken=")
-    )
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
-    return cookie, token.group(1).decode()
 
 
 def _sign_in(server, path, password, csrf):
@@ -58,10 +44,10 @@ def test_100_wrong_passwords_then_the_right_one_is_refused_by_gunicorn(
     django_user_model.objects.create_user(
         "alice", password="correct horse 1", is_staff=True
     )
-    csrf = _csrf(gunicorn_server, path)
+    csrf = form_csrf(gunicorn_server, path)
     # The password works on this server before the attack.
     assert _sign_in(gunicorn_server, path, "correct horse 1", csrf)[0] == 302
-    csrf = _csrf(gunicorn_server, path)
+    csrf = form_csrf(gunicorn_server, path)
     statuses = [
         _sign_in(gunicorn_server, path, f"guess {n}", csrf)[0] for n in range(100)
     ]
